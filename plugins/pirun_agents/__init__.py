@@ -1,0 +1,1 @@
+"""pirun plugin: agents (work in progress)."""

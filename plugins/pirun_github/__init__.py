@@ -1,0 +1,1 @@
+"""pirun plugin: github (work in progress)."""

@@ -1,0 +1,1 @@
+"""pirun plugin: jsonstatus (work in progress)."""

@@ -1,0 +1,1 @@
+"""pirun plugin: lifecycle (work in progress)."""

@@ -1,0 +1,1 @@
+"""pirun plugin: local (work in progress)."""

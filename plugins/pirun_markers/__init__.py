@@ -1,0 +1,1 @@
+"""pirun plugin: markers (work in progress)."""

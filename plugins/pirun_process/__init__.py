@@ -1,0 +1,1 @@
+"""pirun plugin: process (work in progress)."""

@@ -1,0 +1,1 @@
+"""pirun plugin: textdeps (work in progress)."""

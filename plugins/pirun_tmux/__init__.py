@@ -1,0 +1,1 @@
+"""pirun plugin: tmux (work in progress)."""

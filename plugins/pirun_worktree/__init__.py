@@ -1,0 +1,1 @@
+"""pirun plugin: worktree (work in progress)."""

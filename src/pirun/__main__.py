@@ -1,0 +1,3 @@
+from pirun.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,265 @@
+"""`.pirun.yaml`: finding it, reading it safely, validating every key."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pirun.errors import ConfigError, UsageError
+
+CONFIG_NAMES = (".pirun.yaml", ".pi-runner.yaml")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One configuration key: accepted types, default, and the help shown in docs."""
+
+    types: type | tuple[type, ...]
+    default: Any
+    help: str
+    items: type | tuple[type, ...] | None = None
+
+    def accepts(self, value: Any) -> bool:
+        if value is None:
+            return self.default is None
+        types = self.types if isinstance(self.types, tuple) else (self.types,)
+        if isinstance(value, bool) and bool not in types:
+            return False
+        if not isinstance(value, types):
+            return False
+        if self.items is not None and isinstance(value, list):
+            return all(isinstance(item, self.items) for item in value)
+        return True
+
+    def type_name(self) -> str:
+        types = self.types if isinstance(self.types, tuple) else (self.types,)
+        names = [t.__name__ for t in types]
+        if self.items is not None and list in types:
+            items = self.items if isinstance(self.items, tuple) else (self.items,)
+            inner = " or ".join(t.__name__ for t in items)
+            names = [f"list of {inner}" if n == "list" else n for n in names]
+        return " or ".join(names)
+
+
+Schema = Mapping[str, "Option | Schema"]
+
+KERNEL_OPTIONS: dict[str, Any] = {
+    "tracker": Option(str, "local", "Issue tracker plugin answering for issues: local, github."),
+    "backend": Option(str, "tmux", "Session backend running the agents: tmux, process."),
+    "base": Option(str, None, "Branch new worktrees start from (default: the repo's default)."),
+    "agent": {
+        "preset": Option(str, "pi", "Agent preset: pi, claude, codex, opencode, demo."),
+        "command": Option(
+            (list, str),
+            None,
+            "Custom agent argv (list, or a string split like a shell would, never run by one). "
+            "Placeholders: {issue} {prompt_file} {worktree} {branch} {session} {repo}.",
+            items=str,
+        ),
+        "mode": Option(
+            str, "interactive", "interactive (TUI in the session) or print (one-shot run)."
+        ),
+    },
+    "parallel": {
+        "max_concurrent": Option(int, 0, "Most sessions running at once (0 = unlimited)."),
+    },
+    "session": {
+        "prefix": Option(str, "pi", "Session names are <prefix>-issue-<N>."),
+    },
+    "worktree": {
+        "dir": Option(str, ".worktrees", "Where worktrees, logs and status records live."),
+        "copy_files": Option(
+            list, [], "Untracked files (globs) copied into each new worktree.", items=str
+        ),
+        "setup": Option(
+            list, [], "Commands (argv lists) run in a new worktree before the agent.",
+            items=(list, str),
+        ),
+    },
+    "plugins": Option(list, [], "Extra plugins: module names or .py paths in the repo.", items=str),
+    "disable": Option(list, [], "Plugins not to load, by name (like -p no:NAME).", items=str),
+}
+
+
+def merge_schemas(*schemas: Mapping[str, Any]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for schema in schemas:
+        for key, value in schema.items():
+            if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+                merged[key] = merge_schemas(merged[key], value)
+            elif isinstance(value, Mapping):
+                merged[key] = merge_schemas(value)
+            else:
+                merged[key] = value
+    return merged
+
+
+def _validate(raw: Mapping[str, Any], schema: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        dotted = f"{prefix}{key}"
+        if not isinstance(key, str) or key not in schema:
+            raise ConfigError(f"unknown configuration key '{dotted}'")
+        spec = schema[key]
+        if isinstance(spec, Mapping):
+            if value is None:
+                value = {}
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"configuration key '{dotted}' must be a mapping")
+            values[key] = _validate(value, spec, dotted + ".")
+        elif not spec.accepts(value):
+            raise ConfigError(
+                f"configuration key '{dotted}' must be {spec.type_name()}, "
+                f"got {type(value).__name__}"
+            )
+        else:
+            values[key] = value
+    for key, spec in schema.items():
+        if key in values:
+            continue
+        values[key] = _validate({}, spec, f"{prefix}{key}.") if isinstance(spec, Mapping) else (
+            spec.default.copy() if isinstance(spec.default, list | dict) else spec.default
+        )
+    return values
+
+
+@dataclass(frozen=True)
+class Config:
+    """The validated configuration of one repository, defaults filled in."""
+
+    root: Path
+    path: Path | None
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, dotted: str, default: Any = None) -> Any:
+        node: Any = self.values
+        for part in dotted.split("."):
+            if not isinstance(node, Mapping) or part not in node:
+                return default
+            node = node[part]
+        return node
+
+    @property
+    def tracker(self) -> str:
+        return self.values["tracker"]
+
+    @property
+    def backend(self) -> str:
+        return self.values["backend"]
+
+    @property
+    def prefix(self) -> str:
+        return self.values["session"]["prefix"]
+
+    @property
+    def max_concurrent(self) -> int:
+        return self.values["parallel"]["max_concurrent"]
+
+    @property
+    def state_dir(self) -> Path:
+        """`worktree.dir`: worktrees, plus `.status/`, `.logs/` and `.run/` inside it."""
+        return (self.root / self.values["worktree"]["dir"]).resolve()
+
+    @property
+    def status_dir(self) -> Path:
+        return self.state_dir / ".status"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / ".logs"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.state_dir / ".run"
+
+    def session_name(self, issue: int) -> str:
+        return f"{self.prefix}-issue-{issue}"
+
+    def issue_of_session(self, name: str) -> int | None:
+        head = f"{self.prefix}-issue-"
+        tail = name[len(head):]
+        return int(tail) if name.startswith(head) and tail.isdigit() else None
+
+    def log_path(self, issue: int) -> Path:
+        return self.log_dir / f"issue-{issue}.log"
+
+    def exit_path(self, issue: int) -> Path:
+        return self.log_dir / f"issue-{issue}.exit"
+
+    def signal_path(self, issue: int) -> Path:
+        return self.run_dir / f"issue-{issue}.signal"
+
+    def run_spec_path(self, issue: int) -> Path:
+        return self.run_dir / f"issue-{issue}.json"
+
+    def agent_command(self) -> list[str] | None:
+        command = self.values["agent"]["command"]
+        if isinstance(command, str):
+            try:
+                return shlex.split(command)
+            except ValueError as exc:
+                raise ConfigError(f"configuration key 'agent.command' cannot be split: {exc}")
+        return command
+
+
+def find_repo_root(start: Path) -> Path:
+    """The main repository's root, also when called from inside one of its worktrees."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
+            cwd=start,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (subprocess.CalledProcessError, FileNotFoundError, NotADirectoryError):
+        raise UsageError(f"not a git repository: {start}") from None
+    common = Path(out)
+    return common.parent if common.name == ".git" else common
+
+
+def find_config_file(root: Path) -> Path | None:
+    for name in CONFIG_NAMES:
+        candidate = root / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_raw_config(root: Path) -> tuple[Path | None, dict[str, Any]]:
+    """Parse the config file with YAML's safe loader (no tags that build objects)."""
+    path = find_config_file(root)
+    if path is None:
+        return None, {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path.name}{where}: {problem}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path.name}: cannot read: {exc}") from None
+    if data is None:
+        return path, {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path.name}: the top level must be a mapping of keys")
+    return path, data
+
+
+def build_config(
+    root: Path, path: Path | None, raw: Mapping[str, Any], plugin_options: list[Mapping[str, Any]]
+) -> Config:
+    schema = merge_schemas(KERNEL_OPTIONS, *plugin_options)
+    values = _validate(raw, schema, "")
+    env_backend = os.environ.get("PIRUN_BACKEND")
+    if env_backend:
+        values["backend"] = env_backend
+    return Config(root=root, path=path, values=values)

@@ -1,0 +1,158 @@
+"""Plain data passed between the kernel and plugins."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True, order=True)
+class IssueRef:
+    """An issue anywhere: `repo` is "" for the configured repository, else "owner/name".
+
+    Keying blockers by repository and number keeps `#7` here and `other/repo#7` apart.
+    """
+
+    repo: str
+    number: int
+
+    def __str__(self) -> str:
+        return f"{self.repo}#{self.number}" if self.repo else f"#{self.number}"
+
+
+class IssueState(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """An issue that blocks another, as the tracker reported it."""
+
+    ref: IssueRef
+    title: str = ""
+    state: IssueState = IssueState.OPEN
+
+    def describe(self) -> str:
+        return f"{self.ref}: {self.title} ({self.state.value.upper()})"
+
+
+@dataclass(frozen=True)
+class Issue:
+    ref: IssueRef
+    title: str
+    body: str = ""
+    state: IssueState = IssueState.OPEN
+    url: str = ""
+    labels: tuple[str, ...] = ()
+    blocked_by: tuple[Blocker, ...] = ()
+
+    @property
+    def number(self) -> int:
+        return self.ref.number
+
+    def as_blocker(self) -> Blocker:
+        return Blocker(self.ref, self.title, self.state)
+
+
+class Status(StrEnum):
+    RUNNING = "running"
+    WAITING = "waiting"
+    COMPLETE = "complete"
+    ERROR = "error"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (Status.COMPLETE, Status.ERROR)
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class StatusRecord:
+    """One issue's state, as stored by the status store."""
+
+    issue: int
+    status: Status
+    session: str
+    timestamp: str = field(default_factory=utc_now)
+    error_message: str | None = None
+    started_at: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "issue": self.issue,
+            "status": self.status.value,
+            "session": self.session,
+            "timestamp": self.timestamp,
+        }
+        if self.status is Status.ERROR:
+            data["error_message"] = self.error_message or ""
+        if self.started_at:
+            data["started_at"] = self.started_at
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StatusRecord:
+        return cls(
+            issue=int(data["issue"]),
+            status=Status(data["status"]),
+            session=str(data.get("session", "")),
+            timestamp=str(data.get("timestamp", "")),
+            error_message=data.get("error_message"),
+            started_at=data.get("started_at"),
+        )
+
+    def age_seconds(self, now: dt.datetime | None = None) -> float:
+        stamp = self.started_at or self.timestamp
+        try:
+            then = dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+        except ValueError:
+            return 0.0
+        return ((now or dt.datetime.now(dt.UTC)) - then).total_seconds()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a session ended. `source` says who decided: marker, exit, signal, timeout, ..."""
+
+    status: Status
+    message: str | None = None
+    source: str = ""
+
+    @classmethod
+    def complete(cls, source: str) -> Outcome:
+        return cls(Status.COMPLETE, None, source)
+
+    @classmethod
+    def error(cls, message: str, source: str) -> Outcome:
+        return cls(Status.ERROR, message, source)
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """The git worktree an issue's agent works in."""
+
+    issue: int
+    path: Path
+    branch: str
+
+
+@dataclass(frozen=True)
+class SessionSpec:
+    """What a session backend starts: `argv` runs in `cwd`, with `env` added.
+
+    `argv` never contains issue text: the kernel passes only the exec wrapper and the
+    path of a JSON file describing the run.
+    """
+
+    name: str
+    argv: tuple[str, ...]
+    cwd: Path
+    env: dict[str, str] = field(default_factory=dict)
+    log_path: Path | None = None

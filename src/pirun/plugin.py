@@ -1,0 +1,102 @@
+"""Building the plugin manager: entry points, config `plugins:`, `disable:` and `-p no:NAME`."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from pirun import hookspecs
+from pirun.errors import ConfigError
+
+ENTRY_POINT_GROUP = "pirun"
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    name: str
+    source: str
+    hooks: tuple[str, ...]
+
+
+def new_plugin_manager() -> pluggy.PluginManager:
+    pm = pluggy.PluginManager("pirun")
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
+def _load_repo_plugin(entry: str, root: Path) -> ModuleType:
+    """A `plugins:` entry: a `.py` path relative to the repo, or an importable module."""
+    if entry.endswith(".py"):
+        path = (root / entry).resolve()
+        if not path.is_file():
+            raise ConfigError(f"plugin file not found: {entry}")
+        module_name = f"pirun_repo_plugin_{path.stem}_{abs(hash(str(path)))}"
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        if spec is None or spec.loader is None:
+            raise ConfigError(f"cannot load plugin file: {entry}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            raise ConfigError(f"plugin {entry} failed to load: {exc}") from None
+        return module
+    try:
+        return importlib.import_module(entry)
+    except ImportError as exc:
+        raise ConfigError(f"plugin module '{entry}' cannot be imported: {exc}") from None
+
+
+def load_plugins(
+    pm: pluggy.PluginManager,
+    root: Path,
+    repo_plugins: Iterable[str],
+    disabled: Iterable[str],
+) -> None:
+    """Register every plugin, skipping disabled names.
+
+    `PIRUN_PLUGINS` (comma-separated entry-point names) restricts which installed
+    plugins load, as `LLM_LOAD_PLUGINS` does for llm; empty means none.
+    """
+    for name in disabled:
+        pm.set_blocked(name)
+    only = os.environ.get("PIRUN_PLUGINS")
+    if only is None:
+        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    else:
+        for name in filter(None, (part.strip() for part in only.split(","))):
+            pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name)
+    for entry in repo_plugins:
+        name = Path(entry).stem if entry.endswith(".py") else entry
+        if pm.is_blocked(name) or pm.has_plugin(name):
+            continue
+        pm.register(_load_repo_plugin(entry, root), name=name)
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise ConfigError(f"plugin error: {exc}") from None
+
+
+def describe_plugins(pm: pluggy.PluginManager) -> list[PluginInfo]:
+    dists: dict[int, Any] = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
+    infos = []
+    for name, plugin in sorted(pm.list_name_plugin(), key=lambda item: item[0]):
+        if plugin is None:
+            continue
+        dist = dists.get(id(plugin))
+        if dist is not None:
+            source = f"entry point ({dist.project_name} {dist.version})"
+        else:
+            source = getattr(plugin, "__file__", None) or "registered"
+        hooks = tuple(sorted(caller.name for caller in pm.get_hookcallers(plugin) or []))
+        infos.append(PluginInfo(name=name, source=str(source), hooks=hooks))
+    return infos

@@ -1,0 +1,86 @@
+"""The small interfaces that plugins implement and the kernel calls."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from typing import Protocol, runtime_checkable
+
+from pirun.model import Issue, Outcome, SessionSpec, StatusRecord, Workspace
+
+
+@runtime_checkable
+class SessionBackend(Protocol):
+    """Runs sessions (one per issue) and answers for them by name."""
+
+    name: str
+
+    def start(self, spec: SessionSpec) -> None:
+        """Start `spec.argv` detached; raise BackendError when it cannot start."""
+
+    def exists(self, name: str) -> bool:
+        """True while the session is alive."""
+
+    def list(self, prefix: str) -> list[str]:
+        """Names of live sessions starting with `prefix`."""
+
+    def kill(self, name: str) -> None:
+        """Stop the session and everything in it; no error if it is already gone."""
+
+    def attach(self, name: str) -> None:
+        """Connect the current terminal to the session (may replace this process)."""
+
+    def send_text(self, name: str, text: str) -> None:
+        """Deliver literal text to the session's input, as if pasted."""
+
+
+@runtime_checkable
+class StatusStore(Protocol):
+    """One status record per issue of this repository."""
+
+    def get(self, issue: int) -> StatusRecord | None: ...
+
+    def put(self, record: StatusRecord) -> None:
+        """Write atomically: readers see the old record or the new one, never half of it."""
+
+    def update(
+        self, issue: int, change: Callable[[StatusRecord | None], StatusRecord | None]
+    ) -> StatusRecord | None:
+        """Read, apply `change` and write its result (None: leave as is), under a lock.
+
+        Returns what `change` returned. Two processes never interleave an update.
+        """
+
+    def list(self) -> list[StatusRecord]: ...
+
+    def delete(self, issue: int) -> None: ...
+
+
+@runtime_checkable
+class WorkspaceManager(Protocol):
+    """Creates and removes the per-issue working copies."""
+
+    def create(self, issue: Issue, base: str | None, force: bool) -> Workspace:
+        """Make a fresh workspace on a new branch from `base` (None: the default branch)."""
+
+    def find(self, issue: int) -> Workspace | None: ...
+
+    def list(self) -> list[Workspace]: ...
+
+    def remove(self, workspace: Workspace, force: bool, delete_branch: bool) -> list[str]:
+        """Remove it; returns what was removed. Refuses (WorkspaceError) to drop
+        uncommitted changes or unmerged commits unless `force`."""
+
+
+class OutcomeDetector(Protocol):
+    """Reads an agent's output line by line and says when the run is over."""
+
+    def feed(self, line: str) -> Outcome | None:
+        """Called with each line of output, escape sequences already stripped."""
+
+
+class RepoLock(Protocol):
+    def __call__(self, name: str) -> AbstractContextManager[None]: ...
+
+
+LineSource = Iterator[str]

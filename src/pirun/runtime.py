@@ -1,0 +1,103 @@
+"""One repository's configuration and plugins, and the components they provide."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import filelock
+import pluggy
+
+from pirun.config import Config, build_config, find_repo_root, read_raw_config
+from pirun.errors import ConfigError, IssueNotFound, LockBusy
+from pirun.model import Issue, IssueRef
+from pirun.plugin import load_plugins, new_plugin_manager
+from pirun.protocols import SessionBackend, StatusStore, WorkspaceManager
+
+
+@dataclass
+class Runtime:
+    config: Config
+    pm: pluggy.PluginManager
+    _issues: dict[IssueRef, Issue] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, start: Path, disabled: Iterable[str] = ()) -> Runtime:
+        root = find_repo_root(start)
+        path, raw = read_raw_config(root)
+        repo_plugins = raw.get("plugins") or []
+        config_disabled = raw.get("disable") or []
+        if not isinstance(repo_plugins, list) or not all(isinstance(p, str) for p in repo_plugins):
+            raise ConfigError("configuration key 'plugins' must be list of str")
+        if not isinstance(config_disabled, list) or not all(
+            isinstance(p, str) for p in config_disabled
+        ):
+            raise ConfigError("configuration key 'disable' must be list of str")
+        pm = new_plugin_manager()
+        load_plugins(pm, root, repo_plugins, [*config_disabled, *disabled])
+        options = [o for o in pm.hook.pirun_config_options() if o]
+        config = build_config(root, path, raw, options)
+        pm.hook.pirun_configure.call_historic(kwargs={"config": config})
+        return cls(config=config, pm=pm)
+
+    @cached_property
+    def backend(self) -> SessionBackend:
+        backend = self.pm.hook.pirun_session_backend(config=self.config)
+        if backend is None:
+            raise ConfigError(
+                f"no session backend named '{self.config.backend}' is installed "
+                "(see `pirun plugins`)"
+            )
+        return backend
+
+    @cached_property
+    def store(self) -> StatusStore:
+        store = self.pm.hook.pirun_status_store(config=self.config)
+        if store is None:
+            raise ConfigError("no status store plugin is loaded (see `pirun plugins`)")
+        return store
+
+    @cached_property
+    def workspaces(self) -> WorkspaceManager:
+        manager = self.pm.hook.pirun_workspace_manager(config=self.config)
+        if manager is None:
+            raise ConfigError("no workspace plugin is loaded (see `pirun plugins`)")
+        return manager
+
+    def fetch_issues(self, refs: Iterable[IssueRef]) -> dict[IssueRef, Issue]:
+        """Issues by ref, each fetched at most once per process."""
+        wanted = list(dict.fromkeys(refs))
+        missing = [ref for ref in wanted if ref not in self._issues]
+        if missing:
+            found = self.pm.hook.pirun_fetch_issues(config=self.config, refs=missing)
+            if found is None:
+                raise ConfigError(
+                    f"no issue tracker named '{self.config.tracker}' is installed "
+                    "(see `pirun plugins`)"
+                )
+            for issue in found:
+                self._issues[issue.ref] = issue
+        return {ref: self._issues[ref] for ref in wanted if ref in self._issues}
+
+    def fetch_issue(self, number: int) -> Issue:
+        ref = IssueRef("", number)
+        issues = self.fetch_issues([ref])
+        if ref not in issues:
+            raise IssueNotFound(number)
+        return issues[ref]
+
+    @contextmanager
+    def lock(self, name: str, timeout: float = 30.0) -> Iterator[None]:
+        """A repository-wide lock shared by every pirun process (flock: a killed
+        holder releases it with its file descriptor, so a stale lock cannot linger)."""
+        self.config.run_dir.mkdir(parents=True, exist_ok=True)
+        lock = filelock.FileLock(str(self.config.run_dir / f"{name}.lock"), timeout=timeout)
+        try:
+            with lock:
+                yield
+        except filelock.Timeout:
+            raise LockBusy(f"another pirun process holds the '{name}' lock") from None
+
