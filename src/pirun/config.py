@@ -53,6 +53,9 @@ Schema = Mapping[str, "Option | Schema"]
 KERNEL_OPTIONS: dict[str, Any] = {
     "tracker": Option(str, "local", "Issue tracker plugin answering for issues: local, github."),
     "backend": Option(str, "tmux", "Session backend running the agents: tmux, process."),
+    "repo": Option(
+        str, None, "The tracker's repository as owner/name (default: from the origin remote)."
+    ),
     "base": Option(str, None, "Branch new worktrees start from (default: the repo's default)."),
     "agent": {
         "preset": Option(str, "pi", "Agent preset: pi, claude, codex, opencode, demo."),
@@ -205,7 +208,9 @@ class Config:
             try:
                 return shlex.split(command)
             except ValueError as exc:
-                raise ConfigError(f"configuration key 'agent.command' cannot be split: {exc}")
+                raise ConfigError(
+                    f"configuration key 'agent.command' cannot be split: {exc}"
+                ) from None
         return command
 
 
