@@ -67,7 +67,10 @@ KERNEL_OPTIONS: dict[str, Any] = {
             items=str,
         ),
         "mode": Option(
-            str, "interactive", "interactive (TUI in the session) or print (one-shot run)."
+            str,
+            None,
+            "interactive (the agent's TUI) or print (one-shot run); "
+            "default: interactive under tmux, print otherwise.",
         ),
     },
     "parallel": {

@@ -83,6 +83,9 @@ class StatusRecord:
     timestamp: str = field(default_factory=utc_now)
     error_message: str | None = None
     started_at: str | None = None
+    #: Identifies one start of the session, so a result from an earlier run of the
+    #: same issue (replaced with --force) is never recorded over the new run.
+    run_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -95,6 +98,8 @@ class StatusRecord:
             data["error_message"] = self.error_message or ""
         if self.started_at:
             data["started_at"] = self.started_at
+        if self.run_id:
+            data["run_id"] = self.run_id
         return data
 
     @classmethod
@@ -106,6 +111,7 @@ class StatusRecord:
             timestamp=str(data.get("timestamp", "")),
             error_message=data.get("error_message"),
             started_at=data.get("started_at"),
+            run_id=data.get("run_id"),
         )
 
     def age_seconds(self, now: dt.datetime | None = None) -> float:

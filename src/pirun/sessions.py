@@ -1,0 +1,63 @@
+"""Which runs are alive: slots being started, live sessions, vanished ones."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pirun.model import Outcome, StatusRecord
+from pirun.outcomes import record_outcome
+from pirun.runtime import Runtime
+
+SESSION_VANISHED = "session vanished"
+
+
+def starting_path(rt: Runtime, issue: int) -> Path:
+    return rt.config.run_dir / f"issue-{issue}.starting"
+
+
+def is_starting(rt: Runtime, issue: int) -> bool:
+    """True while some pirun process is between reserving a slot and starting the
+    session (the workspace may take a while: fetch, copy, setup commands)."""
+    try:
+        pid = int(starting_path(rt, issue).read_text())
+    except (OSError, ValueError):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def active_records(rt: Runtime) -> list[StatusRecord]:
+    """Records of runs holding a concurrency slot: not final, session alive or starting."""
+    live = set(rt.backend.list(rt.config.prefix))
+    return [
+        record
+        for record in rt.store.list()
+        if not record.status.is_final
+        and (record.session in live or is_starting(rt, record.issue))
+    ]
+
+
+def reconcile(rt: Runtime) -> list[StatusRecord]:
+    """Mark running records whose session is gone as `session vanished`.
+
+    Runs under the sessions lock, and skips runs still starting, so a session
+    being started right now is never mistaken for a vanished one.
+    """
+    changed = []
+    with rt.lock("sessions"):
+        live = set(rt.backend.list(rt.config.prefix))
+        for record in rt.store.list():
+            if record.status.is_final or record.session in live or is_starting(rt, record.issue):
+                continue
+            new = record_outcome(
+                rt, record.issue, Outcome.error(SESSION_VANISHED, "reconcile"), record.run_id
+            )
+            if new is not None:
+                changed.append(new)
+    return changed

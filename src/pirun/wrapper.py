@@ -1,0 +1,228 @@
+"""The exec wrapper: runs one agent inside its session and owns the run's result.
+
+`python -m pirun.wrapper RUN_SPEC.json` is the only command a session backend ever
+starts; everything about the run (argv, environment, paths) is read from the JSON
+file, so no issue text is ever part of a command line.
+
+The agent gets a real pty (agents are TUIs). Every byte it writes goes to the
+session's terminal and to the log; complete lines, stripped of escapes, go to the
+detectors. The first outcome, or else the exit code, is recorded in the status
+store right here, so a run finishes correctly with no pirun command watching.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import pty
+import select
+import signal
+import struct
+import sys
+import termios
+import time
+import tty
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from pirun.errors import PirunError
+from pirun.model import Outcome
+from pirun.outcomes import record_outcome
+from pirun.protocols import OutcomeDetector
+from pirun.runtime import Runtime
+from pirun.terminal import LineAssembler
+
+READ_SIZE = 65536
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    repo: str
+    issue: int
+    session: str
+    run_id: str
+    argv: list[str]
+    cwd: str
+    prompt_file: str
+    log_file: str
+    exit_file: str
+    env: dict[str, str] = field(default_factory=dict)
+    timeout: float | None = None
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
+        os.replace(tmp, path)
+
+    @classmethod
+    def read(cls, path: Path) -> RunSpec:
+        return cls(**json.loads(path.read_text(encoding="utf-8")))
+
+
+def wrapper_argv(spec_path: Path) -> tuple[str, ...]:
+    return (sys.executable, "-m", "pirun.wrapper", str(spec_path))
+
+
+def _window_size(fd: int) -> bytes:
+    try:
+        return fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8)
+    except OSError:
+        return struct.pack("HHHH", 50, 200, 0, 0)
+
+
+def _exec_agent(spec: RunSpec) -> None:
+    """In the forked child: become the agent, or report why not and exit 127."""
+    try:
+        os.chdir(spec.cwd)
+        env = {**os.environ, **spec.env}
+        env.setdefault("TERM", "xterm-256color")
+        os.execvpe(spec.argv[0], spec.argv, env)
+    except OSError as exc:
+        os.write(2, f"pirun: cannot start agent {spec.argv[0]!r}: {exc.strerror}\r\n".encode())
+    os._exit(127)
+
+
+def _exit_message(code: int) -> str:
+    if code < 0:
+        try:
+            return f"agent killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"agent killed by signal {-code}"
+    return f"agent exited with code {code}"
+
+
+class Wrapper:
+    def __init__(self, spec: RunSpec, rt: Runtime, detectors: list[OutcomeDetector]) -> None:
+        self.spec = spec
+        self.rt = rt
+        self.detectors = detectors
+        self.lines = LineAssembler()
+        self.outcome: Outcome | None = None
+        self.child = 0
+        self.master = -1
+
+    def _decide(self, outcome: Outcome) -> None:
+        if self.outcome is None:
+            self.outcome = outcome
+            record_outcome(self.rt, self.spec.issue, outcome, run_id=self.spec.run_id)
+
+    def _detect(self, lines: list[str]) -> None:
+        for line in lines:
+            if self.outcome is not None:
+                return
+            for detector in self.detectors:
+                found = detector.feed(line)
+                if found is not None:
+                    self._decide(found)
+                    break
+
+    def _forward_signal(self, signum: int, _frame: FrameType | None) -> None:
+        # The agent leads its own session (pty.fork), so signals aimed at the
+        # wrapper (tmux kill-session's SIGHUP, `pirun stop`'s SIGTERM) must be passed on.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.child, signal.SIGHUP if signum == signal.SIGHUP else signal.SIGTERM)
+
+    def run(self) -> int:
+        spec = self.spec
+        Path(spec.log_file).parent.mkdir(parents=True, exist_ok=True)
+        stdin_tty = os.isatty(0)
+        size = _window_size(0 if stdin_tty else 1)
+        self.child, self.master = pty.fork()
+        if self.child == 0:
+            _exec_agent(spec)
+        fcntl.ioctl(self.master, termios.TIOCSWINSZ, size)
+        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            signal.signal(signum, self._forward_signal)
+        signal.signal(
+            signal.SIGWINCH,
+            lambda *_: fcntl.ioctl(self.master, termios.TIOCSWINSZ, _window_size(0)),
+        )
+        saved = termios.tcgetattr(0) if stdin_tty else None
+        if stdin_tty:
+            tty.setraw(0)
+        try:
+            code = self._relay(stdin_tty)
+        finally:
+            if saved is not None:
+                termios.tcsetattr(0, termios.TCSAFLUSH, saved)
+        Path(spec.exit_file).write_text(f"{code}\n", encoding="utf-8")
+        self._detect(list(self.lines.flush()))
+        if code == 0:
+            self._decide(Outcome.complete("exit"))
+        else:
+            self._decide(Outcome.error(_exit_message(code), "exit"))
+        return 0
+
+    def _relay(self, stdin_tty: bool) -> int:
+        deadline = time.monotonic() + self.spec.timeout if self.spec.timeout else None
+        sources = [self.master, 0] if stdin_tty else [self.master]
+        with open(self.spec.log_file, "ab", buffering=0) as log:
+            while True:
+                # Wake at least once a second: an agent that leaves a background
+                # child holding the pty open must still be seen to exit.
+                wait = 1.0 if deadline is None else min(1.0, max(0.0, deadline - time.monotonic()))
+                try:
+                    ready, _, _ = select.select(sources, [], [], wait)
+                except InterruptedError:
+                    continue
+                if not ready:
+                    done, status = os.waitpid(self.child, os.WNOHANG)
+                    if done:
+                        return os.waitstatus_to_exitcode(status)
+                if not ready and deadline is not None and time.monotonic() >= deadline:
+                    self._decide(
+                        Outcome.error(f"timed out after {self.spec.timeout:g} s", "timeout")
+                    )
+                    self._forward_signal(signal.SIGTERM, None)
+                    deadline = None
+                if 0 in ready:
+                    data = os.read(0, READ_SIZE)
+                    if data:
+                        os.write(self.master, data)
+                    else:
+                        sources.remove(0)
+                if self.master in ready:
+                    try:
+                        data = os.read(self.master, READ_SIZE)
+                    except OSError as exc:
+                        if exc.errno != errno.EIO:
+                            raise
+                        data = b""
+                    if not data:
+                        break
+                    log.write(data)
+                    with contextlib.suppress(OSError):
+                        os.write(1, data)
+                    if self.outcome is None:
+                        self._detect(list(self.lines.feed(data)))
+        _, status = os.waitpid(self.child, 0)
+        return os.waitstatus_to_exitcode(status)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m pirun.wrapper RUN_SPEC.json", file=sys.stderr)
+        return 3
+    spec = RunSpec.read(Path(args[0]))
+    try:
+        rt = Runtime.load(Path(spec.repo))
+    except PirunError as exc:
+        # Nothing can be recorded without a runtime; say why where the user looks.
+        with open(spec.log_file, "a", encoding="utf-8") as log:
+            log.write(f"pirun: {exc}\n")
+        print(f"pirun: {exc}", file=sys.stderr)
+        return 1
+    prompt = Path(spec.prompt_file).read_text(encoding="utf-8", errors="replace")
+    found = rt.pm.hook.pirun_make_detectors(config=rt.config, issue=spec.issue, prompt=prompt)
+    detectors = [detector for batch in found for detector in batch]
+    return Wrapper(spec, rt, detectors).run()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
