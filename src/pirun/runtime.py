@@ -25,7 +25,9 @@ class Runtime:
     _issues: dict[IssueRef, Issue] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, start: Path, disabled: Iterable[str] = ()) -> Runtime:
+    def load(
+        cls, start: Path, disabled: Iterable[str] = (), repo: str | None = None
+    ) -> Runtime:
         root = find_repo_root(start)
         path, raw = read_raw_config(root)
         repo_plugins = raw.get("plugins") or []
@@ -36,6 +38,8 @@ class Runtime:
             isinstance(p, str) for p in config_disabled
         ):
             raise ConfigError("configuration key 'disable' must be list of str")
+        if repo is not None:
+            raw = {**raw, "repo": repo}
         pm = new_plugin_manager()
         load_plugins(pm, root, repo_plugins, [*config_disabled, *disabled])
         options = [o for o in pm.hook.pirun_config_options() if o]

@@ -1,0 +1,115 @@
+"""`pirun cleanup`: choosing what to remove, and removing it without losing work."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from pirun.errors import PirunError
+from pirun.model import Outcome, Status
+from pirun.outcomes import record_outcome
+from pirun.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class CleanupOptions:
+    dry_run: bool = False
+    force: bool = False
+    delete_branch: bool = True
+
+
+@dataclass(frozen=True)
+class Target:
+    issue: int
+    #: Orphans keep their branch unless --force: a worktree left without a session
+    #: may hold the only reference to finished work.
+    keep_branch: bool = False
+
+
+@dataclass
+class CleanupReport:
+    removed: dict[int, list[str]] = field(default_factory=dict)
+    refused: dict[int, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "removed": {str(k): v for k, v in self.removed.items()},
+            "refused": {str(k): v for k, v in self.refused.items()},
+        }
+
+
+def cleanup_targets(
+    rt: Runtime, issues: list[int], *, all_issues: bool, completed: bool, orphaned: bool
+) -> list[Target]:
+    config = rt.config
+    records = {record.issue: record for record in rt.store.list()}
+    workspaces = {ws.issue for ws in rt.workspaces.list()}
+    sessions = {
+        n for n in (config.issue_of_session(s) for s in rt.backend.list(config.prefix))
+        if n is not None
+    }
+    targets = {n: Target(n) for n in issues}
+    if all_issues:
+        for n in sorted(set(records) | workspaces | sessions):
+            record = records.get(n)
+            if completed and (record is None or record.status is not Status.COMPLETE):
+                continue
+            targets.setdefault(n, Target(n))
+    if orphaned:
+        for n in sorted(set(records) | workspaces | sessions):
+            has_session, has_workspace = n in sessions, n in workspaces
+            if (
+                (has_session and not has_workspace)
+                or (has_workspace and not has_session)
+                or (n in records and not has_session and not has_workspace)
+            ):
+                targets.setdefault(n, Target(n, keep_branch=True))
+    return [targets[n] for n in sorted(targets)]
+
+
+def run_cleanup(rt: Runtime, targets: list[Target], options: CleanupOptions) -> CleanupReport:
+    report = CleanupReport()
+    config = rt.config
+    for target in targets:
+        n = target.issue
+        session = config.session_name(n)
+        record = rt.store.get(n)
+        alive = rt.backend.exists(session)
+        if alive and record is not None and not record.status.is_final and not options.force:
+            report.refused[n] = f"issue #{n} is still running; stop it first or use --force"
+            continue
+        workspace = rt.workspaces.find(n)
+        planned = [f"session {session}"] if alive else []
+        if workspace is not None:
+            planned.append(f"worktree {workspace.path}")
+        if record is not None:
+            planned.append("status record")
+        if options.dry_run:
+            if planned:
+                report.removed[n] = planned
+            continue
+        removed: list[str] = []
+        if alive:
+            record_outcome(rt, n, Outcome.error("stopped by cleanup", "cleanup"))
+            rt.backend.kill(session)
+            removed.append(f"session {session}")
+        if workspace is not None:
+            delete_branch = options.delete_branch and (options.force or not target.keep_branch)
+            try:
+                removed += rt.workspaces.remove(workspace, options.force, delete_branch)
+            except PirunError as exc:
+                report.refused[n] = str(exc)
+                if removed:
+                    report.removed[n] = removed
+                continue
+        if record is not None:
+            rt.store.delete(n)
+            removed.append("status record")
+        for path in (config.exit_path(n), config.run_spec_path(n)):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        if removed:
+            report.removed[n] = removed
+            rt.pm.hook.pirun_session_cleaned(config=config, issue=n, removed=removed)
+    return report

@@ -1,0 +1,476 @@
+"""The `pirun` command line: parse, call the kernel, render. Errors map to exit codes here."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+
+from pirun import __version__
+from pirun.config import KERNEL_OPTIONS, Config, merge_schemas
+from pirun.errors import PirunError, UsageError
+from pirun.launch import LaunchOptions, launch
+from pirun.log import configure_logging
+from pirun.model import Outcome
+from pirun.outcomes import record_outcome
+from pirun.plugin import describe_plugins
+from pirun.render import columns, human_age, print_json, status_line, stderr, stdout
+from pirun.runtime import Runtime
+from pirun.sessions import reconcile
+
+app = typer.Typer(
+    name="pirun",
+    help="Run a coding agent on each issue, in parallel, each in its own worktree and session.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@dataclass
+class State:
+    """Options shared by every command, and the runtime built from them on demand."""
+
+    directory: Path = field(default_factory=Path.cwd)
+    disabled: list[str] = field(default_factory=list)
+    repo: str | None = None
+    quiet: bool = False
+    runtime_error: PirunError | None = None
+    _runtime: Runtime | None = None
+
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            if self.runtime_error is not None:
+                raise self.runtime_error
+            self._runtime = Runtime.load(self.directory, self.disabled, repo=self.repo)
+        return self._runtime
+
+
+STATE = State()
+
+
+def _version(value: bool) -> None:
+    if value:
+        stdout.print(f"pirun {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    directory: Annotated[
+        Path | None, typer.Option("-C", "--directory", help="Run as if started in this directory.")
+    ] = None,
+    verbose: Annotated[int, typer.Option("-v", "--verbose", count=True, help="More logging.")] = 0,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only print summaries.")] = False,
+    log_json: Annotated[bool, typer.Option("--log-json", help="Log as JSON lines.")] = False,
+    plugin: Annotated[
+        list[str] | None,
+        typer.Option("-p", help="`-p no:NAME` disables plugin NAME (repeatable)."),
+    ] = None,
+    repo: Annotated[
+        str | None, typer.Option("--repo", help="Tracker repository owner/name.")
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
+    ] = False,
+) -> None:
+    configure_logging(verbose, log_json)
+    STATE.quiet = quiet
+    for option in plugin or []:
+        if not option.startswith("no:"):
+            raise UsageError(f"-p takes no:NAME to disable a plugin, got '{option}'")
+    if directory is not None and directory.resolve() != STATE.directory.resolve():
+        STATE.directory = directory
+        STATE._runtime = None
+        STATE.runtime_error = None
+
+
+def _issue_numbers(values: list[str]) -> list[int]:
+    numbers = []
+    for value in values:
+        text = value.lstrip("#")
+        if not text.isdigit() or int(text) <= 0:
+            raise UsageError(f"not an issue number: '{value}'")
+        numbers.append(int(text))
+    return list(dict.fromkeys(numbers))
+
+
+def _relative(config: Config, path: Path) -> str:
+    try:
+        return str(path.relative_to(config.root))
+    except ValueError:
+        return str(path)
+
+
+# -- run --------------------------------------------------------------------------------
+
+
+@app.command()
+def run(
+    issue: Annotated[str, typer.Argument(help="Issue number.")],
+    base: Annotated[str | None, typer.Option(help="Branch to start from.")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing session and worktree.")
+    ] = False,
+    no_attach: Annotated[
+        bool, typer.Option("--no-attach", help="Return once the session runs.")
+    ] = False,
+    ignore_blockers: Annotated[
+        bool, typer.Option("--ignore-blockers", help="Start even with open blockers.")
+    ] = False,
+    workflow: Annotated[str | None, typer.Option(help="Prompt workflow name.")] = None,
+    timeout: Annotated[
+        float | None, typer.Option(help="Fail the run after this many seconds.")
+    ] = None,
+) -> None:
+    """Start the agent on one issue in a new worktree and session."""
+    (number,) = _issue_numbers([issue])
+    rt = STATE.runtime()
+    found = rt.fetch_issue(number)
+    record = launch(
+        rt,
+        found,
+        LaunchOptions(
+            base=base, force=force, ignore_blockers=ignore_blockers,
+            workflow=workflow, timeout=timeout,
+        ),
+    )
+    workspace = rt.workspaces.find(number)
+    where = f" in {_relative(rt.config, workspace.path)} on {workspace.branch}" if workspace else ""
+    stdout.print(f"Started {record.session} for issue #{number}{where}")
+    if not no_attach and sys.stdin.isatty() and sys.stdout.isatty():
+        rt.backend.attach(record.session)
+
+
+# -- status and list ------------------------------------------------------------------------
+
+
+@app.command()
+def status(
+    issue: Annotated[str | None, typer.Argument(help="Issue number (default: all).")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show the status of one issue or of all."""
+    rt = STATE.runtime()
+    reconcile(rt)
+    if issue is not None:
+        (number,) = _issue_numbers([issue])
+        record = rt.store.get(number)
+        if record is None:
+            raise PirunError(f"Issue #{number}: no status recorded")
+        if json_output:
+            print_json(record.to_dict())
+            return
+        stdout.print(status_line(record))
+        if record.error_message:
+            stdout.print(f"Error: {record.error_message}")
+        return
+    records = rt.store.list()
+    if json_output:
+        print_json([record.to_dict() for record in records])
+        return
+    if not records:
+        stdout.print("No status recorded.")
+    for record in records:
+        suffix = f"  {record.error_message}" if record.error_message else ""
+        stdout.print(f"{record.issue}\t{record.status.value}{suffix}")
+
+
+def session_rows(rt: Runtime) -> list[dict[str, Any]]:
+    """One row per live session of this repository."""
+    config = rt.config
+    records = {record.session: record for record in rt.store.list()}
+    workspaces = {ws.issue: ws for ws in rt.workspaces.list()}
+    rows = []
+    for name in sorted(rt.backend.list(config.prefix)):
+        issue = config.issue_of_session(name)
+        record = records.get(name)
+        workspace = workspaces.get(issue) if issue is not None else None
+        rows.append(
+            {
+                "session": name,
+                "issue": issue,
+                "worktree": _relative(config, workspace.path) if workspace else None,
+                "branch": workspace.branch if workspace else None,
+                "status": record.status.value if record else "unknown",
+                "age_seconds": int(record.age_seconds()) if record else None,
+            }
+        )
+    return rows
+
+
+@app.command(name="list")
+def list_sessions(
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List live sessions: name, worktree, status, age."""
+    rt = STATE.runtime()
+    reconcile(rt)
+    rows = session_rows(rt)
+    if json_output:
+        print_json(rows)
+        return
+    stdout.print(f"Active sessions ({len(rows)}):")
+    table = [
+        [
+            row["session"],
+            row["worktree"] or "-",
+            row["status"],
+            human_age(row["age_seconds"]) if row["age_seconds"] is not None else "-",
+        ]
+        for row in rows
+    ]
+    for line in columns(table):
+        stdout.print(line)
+
+
+# -- attach, stop, logs, signal ---------------------------------------------------------------
+
+
+@app.command()
+def attach(issue: Annotated[str, typer.Argument(help="Issue number.")]) -> None:
+    """Connect this terminal to the issue's session."""
+    (number,) = _issue_numbers([issue])
+    rt = STATE.runtime()
+    name = rt.config.session_name(number)
+    if not rt.backend.exists(name):
+        raise PirunError(f"no session for issue #{number}")
+    rt.backend.attach(name)
+
+
+def stop_issue(rt: Runtime, number: int, reason: str = "stopped by user") -> bool:
+    """Record the stop, then end the session; True if a session was running."""
+    record = rt.store.get(number)
+    record_outcome(rt, number, Outcome.error(reason, "stop"), record.run_id if record else None)
+    name = rt.config.session_name(number)
+    alive = rt.backend.exists(name)
+    if alive:
+        rt.backend.kill(name)
+    return alive
+
+
+@app.command()
+def stop(
+    issues: Annotated[list[str] | None, typer.Argument(help="Issue numbers.")] = None,
+    all_sessions: Annotated[bool, typer.Option("--all", help="Stop every session.")] = False,
+) -> None:
+    """Stop sessions; their status becomes `error: stopped by user`."""
+    rt = STATE.runtime()
+    if all_sessions:
+        numbers = [
+            n for n in (rt.config.issue_of_session(s) for s in rt.backend.list(rt.config.prefix))
+            if n is not None
+        ]
+    elif issues:
+        numbers = _issue_numbers(issues)
+    else:
+        raise UsageError("give issue numbers or --all")
+    for number in numbers:
+        if stop_issue(rt, number):
+            stdout.print(f"Stopped {rt.config.session_name(number)}")
+        else:
+            stdout.print(f"No session for issue #{number}")
+
+
+@app.command()
+def logs(
+    issue: Annotated[str, typer.Argument(help="Issue number.")],
+    follow: Annotated[bool, typer.Option("-f", "--follow", help="Keep printing output.")] = False,
+    raw: Annotated[bool, typer.Option("--raw", help="Keep terminal escape sequences.")] = False,
+) -> None:
+    """Print the agent's output."""
+    from pirun.follow import print_log
+
+    (number,) = _issue_numbers([issue])
+    rt = STATE.runtime()
+    path = rt.config.log_path(number)
+    if not path.exists():
+        raise PirunError(f"no log for issue #{number}")
+    print_log(rt, number, path, follow=follow, raw=raw or sys.stdout.isatty())
+
+
+@app.command(name="signal")
+def signal_command(
+    result: Annotated[str, typer.Argument(help="complete or error.")],
+    message: Annotated[list[str] | None, typer.Argument(help="Error message.")] = None,
+    issue: Annotated[
+        str | None, typer.Option(help="Issue number (default: $PIRUN_ISSUE).")
+    ] = None,
+) -> None:
+    """Report the run's result from inside its worktree (for agents and scripts)."""
+    if result not in ("complete", "error"):
+        raise UsageError(f"signal takes complete or error, got '{result}'")
+    number_text = issue or os.environ.get("PIRUN_ISSUE")
+    if not number_text:
+        raise UsageError("no issue: run inside a pirun session or pass --issue N")
+    (number,) = _issue_numbers([number_text])
+    if os.environ.get("PIRUN_REPO") and STATE.directory == Path.cwd():
+        STATE.directory = Path(os.environ["PIRUN_REPO"])
+    rt = STATE.runtime()
+    text = " ".join(message or []) or "agent reported an error"
+    outcome = Outcome.complete("signal") if result == "complete" else Outcome.error(text, "signal")
+    record = record_outcome(rt, number, outcome)
+    if record is None:
+        raise PirunError(f"issue #{number} has no running session to signal")
+    stdout.print(status_line(record))
+
+
+# -- cleanup ------------------------------------------------------------------------------------
+
+
+@app.command()
+def cleanup(
+    issues: Annotated[list[str] | None, typer.Argument(help="Issue numbers.")] = None,
+    all_issues: Annotated[bool, typer.Option("--all", help="Every issue.")] = False,
+    completed: Annotated[
+        bool, typer.Option("--completed", help="With --all: only complete issues.")
+    ] = False,
+    orphaned: Annotated[
+        bool, typer.Option("--orphaned", help="Leftovers: sessions, worktrees or records alone.")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List, remove nothing.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Also drop uncommitted work and unmerged branches.")
+    ] = False,
+    keep_branch: Annotated[
+        bool, typer.Option("--keep-branch", help="Keep the issue branches.")
+    ] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Remove sessions, worktrees, branches and status records."""
+    from pirun.cleanup import CleanupOptions, cleanup_targets, run_cleanup
+
+    if not (issues or all_issues or orphaned):
+        raise UsageError("give issue numbers, --all or --orphaned")
+    if completed and not all_issues:
+        raise UsageError("--completed goes with --all")
+    rt = STATE.runtime()
+    reconcile(rt)
+    targets = cleanup_targets(
+        rt, _issue_numbers(issues or []), all_issues=all_issues, completed=completed,
+        orphaned=orphaned,
+    )
+    report = run_cleanup(
+        rt, targets, CleanupOptions(dry_run=dry_run, force=force, delete_branch=not keep_branch)
+    )
+    if json_output:
+        print_json(report.to_dict())
+    else:
+        verb = "Would remove" if dry_run else "Removed"
+        if not report.removed and not report.refused:
+            stdout.print("Nothing to clean up.")
+        for issue, items in report.removed.items():
+            stdout.print(f"{verb} for issue #{issue}: {', '.join(items)}")
+        for message in report.refused.values():
+            stderr.print(f"Refused: {message}")
+    if report.refused:
+        raise typer.Exit(1)
+
+
+# -- plugins and init -----------------------------------------------------------------------------
+
+
+@app.command()
+def plugins(
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List loaded plugins, where they come from and the hooks they implement."""
+    rt = STATE.runtime()
+    infos = describe_plugins(rt.pm)
+    if json_output:
+        print_json([{"name": i.name, "source": i.source, "hooks": list(i.hooks)} for i in infos])
+        return
+    for info in infos:
+        stdout.print(f"{info.name}  [dim]{info.source}[/dim]")
+        for hook in info.hooks:
+            stdout.print(f"    {hook}")
+
+
+@app.command()
+def init(
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented `.pirun.yaml` with every key and its default."""
+    from pirun.config import find_repo_root
+    from pirun.init import render_config
+
+    root = find_repo_root(STATE.directory)
+    target = root / ".pirun.yaml"
+    if target.exists() and not force:
+        raise PirunError(f"{target} already exists (use --force to overwrite it)")
+    schema = KERNEL_OPTIONS
+    try:
+        rt = STATE.runtime()
+        schema = merge_schemas(KERNEL_OPTIONS, *[o for o in rt.pm.hook.pirun_config_options() if o])
+    except PirunError:
+        pass
+    target.write_text(render_config(schema), encoding="utf-8")
+    stdout.print(f"Wrote {target}")
+
+
+# -- entry point -------------------------------------------------------------------------
+
+
+def _prescan(argv: list[str]) -> None:
+    """Read the options that decide which plugins load, before typer parses anything,
+    so that plugins can add commands (`pirun_register_commands`)."""
+    args = iter(argv)
+    for arg in args:
+        if arg in ("-C", "--directory"):
+            STATE.directory = Path(next(args, "."))
+        elif arg.startswith("--directory="):
+            STATE.directory = Path(arg.split("=", 1)[1])
+        elif arg == "-p":
+            value = next(args, "")
+            if value.startswith("no:"):
+                STATE.disabled.append(value[3:])
+        elif arg.startswith("-pno:"):
+            STATE.disabled.append(arg[5:])
+        elif arg == "--repo":
+            STATE.repo = next(args, None)
+        elif not arg.startswith("-"):
+            break
+
+
+def _register_plugin_commands() -> None:
+    try:
+        rt = STATE.runtime()
+    except PirunError as exc:
+        # Not in a repo, or a broken config: commands that need it will report it.
+        STATE.runtime_error = exc
+        return
+    rt.pm.hook.pirun_register_commands(app=app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    _prescan(args)
+    _register_plugin_commands()
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args, prog_name="pirun", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        stdout.print(exc.ctx.get_help() if exc.ctx else "")
+        return 0
+    except click.UsageError as exc:
+        stderr.print(f"Error: {exc.format_message()}", markup=False)
+        return UsageError.exit_code
+    except click.Abort:
+        stderr.print("Interrupted.", markup=False)
+        return 130
+    except PirunError as exc:
+        stderr.print(f"Error: {exc}", markup=False)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        stderr.print("Interrupted.", markup=False)
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+__all__ = ["app", "main"]
