@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 
 from pirun.errors import CircularDependency
@@ -38,20 +39,20 @@ class Plan:
     # A mapping is unhashable; leaving it out of the hash keeps Plan hashable while
     # equality still compares it (equal plans have equal layers, hence equal hashes).
     blockers: Mapping[IssueRef, frozenset[IssueRef]] = field(hash=False)
-    _layer_index: dict[IssueRef, int] = field(init=False, repr=False, compare=False, hash=False)
-    _dependents: dict[IssueRef, tuple[IssueRef, ...]] = field(
-        init=False, repr=False, compare=False, hash=False
-    )
 
-    def __post_init__(self) -> None:
-        index = {ref: k for k, layer in enumerate(self.layers) for ref in layer}
-        reverse: dict[IssueRef, list[IssueRef]] = {ref: [] for ref in index}
+    # Lookups are derived on first use: planning itself never needs them, and a frozen
+    # dataclass (no __slots__) still lets cached_property store into __dict__.
+    @cached_property
+    def _layer_index(self) -> dict[IssueRef, int]:
+        return {ref: k for k, layer in enumerate(self.layers) for ref in layer}
+
+    @cached_property
+    def _dependents(self) -> dict[IssueRef, list[IssueRef]]:
+        reverse: dict[IssueRef, list[IssueRef]] = {}
         for ref, blocked_by in self.blockers.items():
             for blocker in blocked_by:
                 reverse.setdefault(blocker, []).append(ref)
-        # Frozen dataclass: derived lookups are set once here, never mutated later.
-        object.__setattr__(self, "_layer_index", index)
-        object.__setattr__(self, "_dependents", {ref: tuple(deps) for ref, deps in reverse.items()})
+        return reverse
 
     def layer_of(self, ref: IssueRef) -> int:
         """The layer `ref` runs in; KeyError if it is not part of the batch."""
@@ -87,37 +88,39 @@ def plan(batch: Iterable[IssueRef], edges: Mapping[IssueRef, Iterable[IssueRef]]
     `CircularDependency` naming one cycle if the in-batch blockers are not acyclic.
     """
     members = list(dict.fromkeys(batch))
-    in_batch = set(members)
+    # Work on list positions rather than IssueRefs: a dataclass hash is a Python-level
+    # call, and the layering loop would otherwise pay it on every edge several times.
+    position = {ref: i for i, ref in enumerate(members)}
+    count = len(members)
 
     blockers: dict[IssueRef, frozenset[IssueRef]] = {}
-    waiting_on: dict[IssueRef, int] = {}
-    unblocks: dict[IssueRef, list[IssueRef]] = {ref: [] for ref in members}
-    for ref in members:
-        own = frozenset(b for b in edges.get(ref, ()) if b in in_batch)
-        blockers[ref] = own
-        waiting_on[ref] = len(own)
-        for blocker in own:
-            unblocks[blocker].append(ref)
+    waiting_on = [0] * count
+    unblocks: list[list[int]] = [[] for _ in range(count)]
+    for i, ref in enumerate(members):
+        own = {position[b] for b in edges.get(ref, ()) if b in position}
+        blockers[ref] = frozenset(members[j] for j in own)
+        waiting_on[i] = len(own)
+        for j in own:
+            unblocks[j].append(i)
 
     # Kahn's algorithm one frontier at a time: an issue joins the frontier when its
     # last blocker finishes, and that blocker sat in the previous layer, so every
     # issue lands in the lowest layer its blockers allow.
     layers: list[tuple[IssueRef, ...]] = []
-    frontier = [ref for ref in members if waiting_on[ref] == 0]
+    frontier = [i for i in range(count) if waiting_on[i] == 0]
     placed = 0
     while frontier:
-        layer = tuple(sorted(frontier, key=_sort_key))
-        layers.append(layer)
-        placed += len(layer)
-        frontier = []
-        for done in layer:
-            for ref in unblocks[done]:
-                waiting_on[ref] -= 1
-                if waiting_on[ref] == 0:
-                    frontier.append(ref)
+        layers.append(tuple(sorted((members[i] for i in frontier), key=_sort_key)))
+        placed += len(frontier)
+        done, frontier = frontier, []
+        for j in done:
+            for i in unblocks[j]:
+                waiting_on[i] -= 1
+                if waiting_on[i] == 0:
+                    frontier.append(i)
 
     if placed != len(members):
-        stuck = {ref for ref, count in waiting_on.items() if count > 0}
+        stuck = {members[i] for i in range(count) if waiting_on[i] > 0}
         raise CircularDependency([str(ref) for ref in _find_cycle(stuck, blockers)])
 
     return Plan(layers=tuple(layers), blockers=MappingProxyType(blockers))
