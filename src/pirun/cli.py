@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,16 +13,20 @@ import click
 import typer
 
 from pirun import __version__
+from pirun.batch import make_plan, make_scheduler, run_batch
 from pirun.config import KERNEL_OPTIONS, Config, merge_schemas
 from pirun.errors import PirunError, UsageError
 from pirun.launch import LaunchOptions, launch
 from pirun.log import configure_logging
-from pirun.model import Outcome
+from pirun.model import Outcome, Status
 from pirun.outcomes import record_outcome
 from pirun.plugin import describe_plugins
+from pirun.progress import LineProgress, LiveProgress, NoProgress, items_table, summary_counts
 from pirun.render import columns, human_age, print_json, status_line, stderr, stdout
 from pirun.runtime import Runtime
+from pirun.scheduler import BatchOptions, Item, ItemState
 from pirun.sessions import reconcile
+from pirun.waiting import wait_for
 
 app = typer.Typer(
     name="pirun",
@@ -319,6 +324,197 @@ def signal_command(
     if record is None:
         raise PirunError(f"issue #{number} has no running session to signal")
     stdout.print(status_line(record))
+
+
+# -- batch, wait, demo -------------------------------------------------------------------------
+
+
+def _progress(rt: Runtime, items: Callable[[], list[Item]], json_output: bool) -> Any:
+    if STATE.quiet or json_output:
+        return NoProgress(stderr)
+    if stdout.is_terminal:
+        return LiveProgress(stdout, items, rt.config.log_path)
+    return LineProgress(stdout)
+
+
+def _batch_exit(items: list[Item], interrupted: bool) -> int:
+    if interrupted:
+        return 130
+    return 0 if all(item.state is ItemState.COMPLETE for item in items) else 1
+
+
+def _print_summary(items: list[Item], interrupted: bool) -> None:
+    if interrupted:
+        stdout.print("Interrupted: nothing new was started; running sessions are left alive.")
+    stdout.print(items_table(items))
+    counts = summary_counts(items)
+    stdout.print(
+        f"Summary: {counts['complete']} complete, {counts['error']} failed, "
+        f"{counts['skipped']} skipped, {counts['running']} still running, "
+        f"{counts['pending']} not started"
+    )
+
+
+def execute_batch(rt: Runtime, numbers: list[int], options: BatchOptions, *,
+                  dry_run: bool, json_output: bool) -> int:
+    batch = make_plan(rt, numbers)
+    plan_json = [[ref.number for ref in layer] for layer in batch.plan.layers]
+    if dry_run:
+        if json_output:
+            print_json({"layers": plan_json, "dry_run": True})
+        else:
+            for line in batch.layer_lines():
+                stdout.print(line)
+        return 0
+    if not STATE.quiet and not json_output:
+        for line in batch.layer_lines():
+            stdout.print(line)
+    scheduler = make_scheduler(rt, batch, options)
+    progress = _progress(rt, lambda: list(scheduler.items.values()), json_output)
+    scheduler.observer = progress
+    with progress:
+        items, interrupted = run_batch(rt, scheduler)
+    if json_output:
+        print_json({
+            "layers": plan_json,
+            "results": [item.to_dict() for item in items],
+            "summary": summary_counts(items),
+            "interrupted": interrupted,
+        })
+    else:
+        _print_summary(items, interrupted)
+    records = [record for item in items if (record := rt.store.get(item.number))]
+    rt.pm.hook.pirun_batch_finished(config=rt.config, results=records)
+    return _batch_exit(items, interrupted)
+
+
+@app.command()
+def batch(
+    issues: Annotated[list[str], typer.Argument(help="Issue numbers.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan only.")] = False,
+    sequential: Annotated[
+        bool, typer.Option("--sequential", help="One issue at a time.")
+    ] = False,
+    continue_on_error: Annotated[
+        bool, typer.Option("--continue-on-error", help="Keep starting issues after a failure.")
+    ] = False,
+    strict_layers: Annotated[
+        bool, typer.Option("--strict-layers", help="Start a layer only when the last is done.")
+    ] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds before an issue fails.")] = 3600,
+    interval: Annotated[
+        float, typer.Option(help="Polling fallback interval in seconds.")
+    ] = 5,
+    base: Annotated[str | None, typer.Option(help="Branch to start from.")] = None,
+    workflow: Annotated[str | None, typer.Option(help="Prompt workflow name.")] = None,
+    ignore_blockers: Annotated[
+        bool, typer.Option("--ignore-blockers", help="Ignore open blockers outside the batch.")
+    ] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Run many issues in dependency order, in parallel within the limit."""
+    numbers = _issue_numbers(issues)
+    if timeout <= 0 or interval <= 0:
+        raise UsageError("--timeout and --interval must be positive")
+    rt = STATE.runtime()
+    options = BatchOptions(
+        max_concurrent=1 if sequential else rt.config.max_concurrent,
+        strict_layers=strict_layers,
+        continue_on_error=continue_on_error,
+        timeout=timeout,
+        interval=interval,
+        ignore_blockers=ignore_blockers,
+        base=base,
+        workflow=workflow,
+    )
+    code = execute_batch(rt, numbers, options, dry_run=dry_run, json_output=json_output)
+    raise typer.Exit(code)
+
+
+@app.command()
+def wait(
+    issues: Annotated[list[str], typer.Argument(help="Issue numbers.")],
+    timeout: Annotated[float | None, typer.Option(help="Give up after this many seconds.")] = None,
+    fail_fast: Annotated[
+        bool, typer.Option("--fail-fast", help="Stop at the first failure.")
+    ] = False,
+    interval: Annotated[float, typer.Option(help="Polling fallback interval.")] = 5,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Wait for issues' sessions to finish; exit 0 all complete, 1 any failed, 2 timed out."""
+    numbers = _issue_numbers(issues)
+    rt = STATE.runtime()
+    show = not (STATE.quiet or json_output)
+    if show:
+        stdout.print(f"Waiting for {len(numbers)} sessions to complete...")
+
+    def on_finish(number: int, status: Status, message: str) -> None:
+        if show:
+            outcome = "success" if status is Status.COMPLETE else f"error: {message}"
+            stdout.print(f"Session {rt.config.session_name(number)} completed ({outcome})")
+
+    result = wait_for(
+        rt, numbers, timeout=timeout, fail_fast=fail_fast, interval=interval, on_finish=on_finish
+    )
+    if json_output:
+        print_json({
+            "completed": result.completed,
+            "failed": {str(k): v for k, v in result.failed.items()},
+            "pending": result.pending,
+            "timed_out": result.timed_out,
+        })
+    else:
+        stdout.print("Summary:")
+        stdout.print(f"  Completed: {len(result.completed)}")
+        stdout.print(f"  Failed: {len(result.failed)}")
+        if result.pending:
+            stdout.print(f"  Still running: {len(result.pending)}")
+    if result.failed:
+        raise typer.Exit(1)
+    if result.timed_out:
+        raise typer.Exit(2)
+
+
+@app.command()
+def demo(
+    directory: Annotated[
+        Path | None, typer.Option("--dir", help="Where to create the demo repository.")
+    ] = None,
+    delay: Annotated[float, typer.Option(help="Seconds the demo agent 'works'.")] = 1.0,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Run a real batch offline: a throwaway repo, local issues, the scripted demo agent."""
+    from pirun.demo import DEMO_NUMBERS, create_demo_repo
+
+    if directory is not None and directory.exists() and any(directory.iterdir()):
+        raise UsageError(f"{directory} is not empty")
+    os.environ["PIRUN_DEMO_DELAY"] = str(delay)
+    path = create_demo_repo(directory)
+    if not json_output:
+        stdout.print(f"Demo repository: {path}")
+    rt = Runtime.load(path, STATE.disabled)
+    options = BatchOptions(max_concurrent=rt.config.max_concurrent, continue_on_error=True,
+                           timeout=120, interval=1)
+    code = execute_batch(rt, DEMO_NUMBERS, options, dry_run=False, json_output=json_output)
+    if not json_output:
+        stdout.print(f"\nThe demo repository is at {path}")
+        stdout.print(f"  worktrees: {rt.config.state_dir}")
+        stdout.print(f"  try: pirun -C {path} list; pirun -C {path} status; "
+                     f"pirun -C {path} logs 1; pirun -C {path} cleanup --all --force")
+        stdout.print("Issue #6 fails on purpose and #7, which depends on it, is skipped.")
+    # The failure is part of the show: the demo succeeded if the batch ran as planned.
+    expected = {1: "complete", 2: "complete", 3: "complete", 4: "complete", 5: "complete",
+                6: "error", 7: "skipped"}
+    raise typer.Exit(0 if code in (0, 1) and _demo_as_expected(rt, expected) else 1)
+
+
+def _demo_as_expected(rt: Runtime, expected: dict[int, str]) -> bool:
+    for number, state in expected.items():
+        record = rt.store.get(number)
+        actual = record.status.value if record else "skipped"
+        if actual != state:
+            return False
+    return True
 
 
 # -- cleanup ------------------------------------------------------------------------------------

@@ -1,0 +1,68 @@
+"""`pirun batch`: fetch the issues, resolve blockers, plan layers, run the scheduler."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pirun.blockers import blockers_of
+from pirun.errors import LockBusy, UsageError
+from pirun.graph import Plan, plan
+from pirun.model import Blocker, Issue, IssueRef, IssueState
+from pirun.runtime import Runtime
+from pirun.scheduler import BatchOptions, Item, Scheduler
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    plan: Plan
+    issues: dict[IssueRef, Issue]
+    #: Blockers of each issue that are not part of the batch (open ones block it).
+    outside: dict[IssueRef, list[Blocker]]
+
+    def layer_lines(self) -> list[str]:
+        return [
+            f"Layer {k}: " + ", ".join(str(ref) for ref in layer)
+            for k, layer in enumerate(self.plan.layers)
+        ]
+
+
+def make_plan(rt: Runtime, numbers: list[int]) -> BatchPlan:
+    if not numbers:
+        raise UsageError("no issues given")
+    refs = [IssueRef("", n) for n in dict.fromkeys(numbers)]
+    issues = rt.fetch_issues(refs)
+    for ref in refs:
+        if ref not in issues:
+            rt.fetch_issue(ref.number)  # raises IssueNotFound with the standard message
+    blockers = blockers_of(rt, [issues[ref] for ref in refs])
+    # A closed blocker never constrains the order, inside the batch or out of it.
+    edges = {
+        ref: [b.ref for b in blockers.get(ref, []) if b.state is IssueState.OPEN] for ref in refs
+    }
+    batch_plan = plan(refs, edges)
+    outside = {
+        ref: [b for b in blockers.get(ref, []) if b.ref not in issues] for ref in refs
+    }
+    return BatchPlan(batch_plan, issues, {ref: bs for ref, bs in outside.items() if bs})
+
+
+def make_scheduler(rt: Runtime, batch: BatchPlan, options: BatchOptions) -> Scheduler:
+    return Scheduler(rt, batch.plan, batch.issues, batch.outside, options)
+
+
+def run_batch(rt: Runtime, scheduler: Scheduler) -> tuple[list[Item], bool]:
+    """Run the batch; returns every item and whether Ctrl-C cut it short.
+
+    One batch per repository at a time: the lock is an flock, so a batch killed
+    with -9 releases it and the next run resumes.
+    """
+    try:
+        with rt.lock("batch", timeout=0):
+            try:
+                return scheduler.run(), False
+            except KeyboardInterrupt:
+                return list(scheduler.items.values()), True
+    except LockBusy:
+        raise LockBusy(
+            "another `pirun batch` is running in this repository; wait for it or stop it"
+        ) from None

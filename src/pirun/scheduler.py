@@ -1,0 +1,279 @@
+"""Running a planned batch: start issues as their blockers finish, within the limit.
+
+One loop in one process: it starts what is ready, then sleeps on status-file events
+(see `watch`) and reacts. Sessions are never owned by this process: killing it
+leaves every agent running and every record consistent, and running the same batch
+again picks up where it stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import structlog
+
+from pirun.errors import ConcurrencyLimitReached, PirunError
+from pirun.graph import Plan
+from pirun.launch import LaunchOptions, launch
+from pirun.model import Blocker, Issue, IssueRef, IssueState, Outcome, Status
+from pirun.outcomes import record_outcome
+from pirun.runtime import Runtime
+from pirun.sessions import reconcile
+from pirun.watch import StatusEvents
+
+log = structlog.get_logger()
+
+
+class ItemState(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETE = "complete"
+    ERROR = "error"
+    SKIPPED = "skipped"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (ItemState.COMPLETE, ItemState.ERROR, ItemState.SKIPPED)
+
+
+@dataclass
+class Item:
+    """One issue of the batch and what happened to it."""
+
+    issue: Issue
+    layer: int
+    state: ItemState = ItemState.PENDING
+    message: str = ""
+    started: float | None = None
+    finished: float | None = None
+    resumed: bool = False
+
+    @property
+    def number(self) -> int:
+        return self.issue.number
+
+    def elapsed(self, now: float | None = None) -> float | None:
+        if self.started is None:
+            return None
+        return (self.finished or now or time.time()) - self.started
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "issue": self.number,
+            "title": self.issue.title,
+            "layer": self.layer,
+            "state": self.state.value,
+            "message": self.message or None,
+            "started": self.started,
+            "finished": self.finished,
+            "elapsed": self.elapsed(),
+            "resumed": self.resumed,
+        }
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    max_concurrent: int = 0
+    strict_layers: bool = False
+    continue_on_error: bool = False
+    timeout: float = 3600.0
+    interval: float = 5.0
+    ignore_blockers: bool = False
+    base: str | None = None
+    workflow: str | None = None
+
+
+#: Called after every change with the item that changed (None: a periodic tick).
+Observer = Callable[[Item | None], None]
+
+
+@dataclass
+class Scheduler:
+    rt: Runtime
+    plan: Plan
+    issues: dict[IssueRef, Issue]
+    outside_blockers: dict[IssueRef, list[Blocker]]
+    options: BatchOptions
+    observer: Observer = lambda item: None
+    items: dict[IssueRef, Item] = field(init=False)
+    stopped_by: Item | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        self.items = {
+            ref: Item(self.issues[ref], layer)
+            for layer, refs in enumerate(self.plan.layers)
+            for ref in refs
+        }
+
+    # -- state changes ------------------------------------------------------------------
+
+    def _set(self, item: Item, state: ItemState, message: str = "") -> None:
+        item.state = state
+        item.message = message
+        if state is ItemState.RUNNING:
+            item.started = item.started or time.time()
+        elif state.is_final and item.started is not None:
+            item.finished = time.time()
+        log.info("issue state", issue=item.number, state=state.value, message=message or None)
+        self.observer(item)
+
+    def _fail(self, item: Item, message: str) -> None:
+        self._set(item, ItemState.ERROR, message)
+        for ref in sorted(self.plan.dependents(item.issue.ref)):
+            dependent = self.items[ref]
+            if dependent.state is ItemState.PENDING:
+                self._set(
+                    dependent, ItemState.SKIPPED, f"blocked by #{item.number} (error)"
+                )
+        if not self.options.continue_on_error and self.stopped_by is None:
+            self.stopped_by = item
+
+    # -- resume and readiness -----------------------------------------------------------------
+
+    def _resume(self) -> None:
+        """Adopt what an earlier run of this batch left: complete stays complete,
+        a live session is watched again, everything else starts (again)."""
+        reconcile(self.rt)
+        live = set(self.rt.backend.list(self.rt.config.prefix))
+        for item in self.items.values():
+            record = self.rt.store.get(item.number)
+            if record is None:
+                continue
+            if record.status is Status.COMPLETE:
+                item.resumed = True
+                self._set(item, ItemState.COMPLETE, "complete in an earlier run")
+            elif not record.status.is_final and record.session in live:
+                item.resumed = True
+                item.started = time.time() - record.age_seconds()
+                self._set(item, ItemState.RUNNING, "resumed")
+
+    def _skip_outside_blocked(self) -> None:
+        if self.options.ignore_blockers:
+            return
+        for ref, blockers in self.outside_blockers.items():
+            item = self.items[ref]
+            open_ = [b for b in blockers if b.state is IssueState.OPEN]
+            if open_ and item.state is ItemState.PENDING:
+                names = ", ".join(f"{b.ref} (OPEN)" for b in open_)
+                self._set(item, ItemState.SKIPPED, f"blocked by {names}")
+                for dep in sorted(self.plan.dependents(ref)):
+                    if self.items[dep].state is ItemState.PENDING:
+                        self._set(self.items[dep], ItemState.SKIPPED, f"blocked by #{item.number}")
+
+    def _ready(self) -> list[Item]:
+        if self.stopped_by is not None:
+            return []
+        pending = [item for item in self.items.values() if item.state is ItemState.PENDING]
+        if self.options.strict_layers:
+            unfinished = [i.layer for i in self.items.values() if not i.state.is_final]
+            current = min(unfinished, default=0)
+            pending = [item for item in pending if item.layer == current]
+        return [
+            item
+            for item in pending
+            if all(
+                self.items[blocker].state is ItemState.COMPLETE
+                for blocker in self.plan.blockers[item.issue.ref]
+            )
+        ]
+
+    def _running(self) -> list[Item]:
+        return [item for item in self.items.values() if item.state is ItemState.RUNNING]
+
+    # -- starting and watching -----------------------------------------------------------------
+
+    def _start(self, item: Item) -> bool:
+        """Start one issue; False when the repository-wide limit says not yet."""
+        rt = self.rt
+        record = rt.store.get(item.number)
+        workspace = rt.workspaces.find(item.number)
+        try:
+            if record is not None and record.status.is_final and workspace is not None:
+                # A retry keeps the branch and its commits: only the worktree is made anew.
+                rt.workspaces.remove(workspace, force=False, delete_branch=False)
+            launch(
+                rt,
+                item.issue,
+                LaunchOptions(
+                    base=self.options.base,
+                    ignore_blockers=True,
+                    workflow=self.options.workflow,
+                    timeout=self.options.timeout,
+                ),
+            )
+        except ConcurrencyLimitReached:
+            return False
+        except PirunError as exc:
+            item.started = time.time()
+            self._fail(item, str(exc))
+            return True
+        self._set(item, ItemState.RUNNING)
+        return True
+
+    def _start_ready(self) -> None:
+        limit = self.options.max_concurrent
+        for item in self._ready():
+            if limit and len(self._running()) >= limit:
+                return
+            if not self._start(item):
+                return
+
+    def _collect(self) -> None:
+        """Read the records of running items; enforce the timeout as a safety net."""
+        now = time.time()
+        for item in self._running():
+            record = self.rt.store.get(item.number)
+            if record is not None and record.status is Status.COMPLETE:
+                self._set(item, ItemState.COMPLETE)
+            elif record is not None and record.status is Status.ERROR:
+                self._fail(item, record.error_message or "error")
+            elif record is None:
+                self._fail(item, "status record disappeared")
+            elif (elapsed := item.elapsed(now)) is not None and elapsed > self.options.timeout + 30:
+                # The wrapper enforces the timeout itself; this catches a wrapper that
+                # cannot (stuck, or killed without its session going away).
+                message = f"timed out after {self.options.timeout:g} s"
+                record_outcome(self.rt, item.number, Outcome.error(message, "timeout"))
+                self.rt.backend.kill(record.session)
+                self._fail(item, message)
+
+    def _abandon_pending(self) -> None:
+        if self.stopped_by is None:
+            return
+        for item in self.items.values():
+            if item.state is ItemState.PENDING:
+                self._set(
+                    item, ItemState.SKIPPED, f"not started: #{self.stopped_by.number} failed"
+                )
+
+    def run(self) -> list[Item]:
+        self._resume()
+        self._skip_outside_blocked()
+        events = StatusEvents(self.rt.config.status_dir, self.options.interval)
+        last_reconcile = time.monotonic()
+        try:
+            while True:
+                self._collect()
+                self._start_ready()
+                self._abandon_pending()
+                if not self._running() and not self._ready():
+                    break
+                # Also reached with nothing running when other sessions of the repo
+                # hold every slot: wait for one of them to finish.
+                events.wait()
+                if time.monotonic() - last_reconcile >= self.options.interval:
+                    reconcile(self.rt)
+                    last_reconcile = time.monotonic()
+                self.observer(None)
+        finally:
+            events.close()
+        # Whatever is still pending could not start (e.g. its blockers were skipped).
+        for item in self.items.values():
+            if item.state is ItemState.PENDING:
+                self._set(item, ItemState.SKIPPED, "blocked")
+        return list(self.items.values())
+

@@ -1,0 +1,62 @@
+"""`pirun wait`: block until issues finish, without starting anything."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pirun.model import Status
+from pirun.runtime import Runtime
+from pirun.sessions import reconcile
+from pirun.watch import StatusEvents
+
+
+@dataclass
+class WaitResult:
+    completed: list[int] = field(default_factory=list)
+    failed: dict[int, str] = field(default_factory=dict)
+    pending: list[int] = field(default_factory=list)
+    timed_out: bool = False
+
+
+def wait_for(
+    rt: Runtime,
+    numbers: list[int],
+    *,
+    timeout: float | None,
+    fail_fast: bool,
+    interval: float,
+    on_finish: Callable[[int, Status, str], None] = lambda number, status, message: None,
+) -> WaitResult:
+    """An issue with neither a record nor a session counts as already done; a
+    `running` record whose session is gone is an error (`session vanished`)."""
+    result = WaitResult(pending=list(numbers))
+    deadline = time.monotonic() + timeout if timeout else None
+    events = StatusEvents(rt.config.status_dir, interval)
+    try:
+        while True:
+            reconcile(rt)
+            live = set(rt.backend.list(rt.config.prefix))
+            for number in list(result.pending):
+                record = rt.store.get(number)
+                if record is None and rt.config.session_name(number) not in live:
+                    status, message = Status.COMPLETE, "no session"
+                elif record is not None and record.status.is_final:
+                    status, message = record.status, record.error_message or ""
+                else:
+                    continue
+                result.pending.remove(number)
+                if status is Status.COMPLETE:
+                    result.completed.append(number)
+                else:
+                    result.failed[number] = message
+                on_finish(number, status, message)
+            if not result.pending or (fail_fast and result.failed):
+                return result
+            if deadline is not None and time.monotonic() >= deadline:
+                result.timed_out = True
+                return result
+            events.wait()
+    finally:
+        events.close()
