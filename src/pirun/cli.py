@@ -21,7 +21,14 @@ from pirun.log import configure_logging
 from pirun.model import Outcome, Status
 from pirun.outcomes import record_outcome
 from pirun.plugin import describe_plugins
-from pirun.progress import LineProgress, LiveProgress, NoProgress, items_table, summary_counts
+from pirun.progress import (
+    LineProgress,
+    LiveProgress,
+    NoProgress,
+    items_table,
+    plain_items,
+    summary_counts,
+)
 from pirun.render import columns, human_age, print_json, status_line, stderr, stdout
 from pirun.runtime import Runtime
 from pirun.scheduler import BatchOptions, Item, ItemState
@@ -346,7 +353,11 @@ def _batch_exit(items: list[Item], interrupted: bool) -> int:
 def _print_summary(items: list[Item], interrupted: bool) -> None:
     if interrupted:
         stdout.print("Interrupted: nothing new was started; running sessions are left alive.")
-    stdout.print(items_table(items))
+    if stdout.is_terminal:
+        stdout.print(items_table(items))
+    else:
+        for line in plain_items(items):
+            stdout.print(line, markup=False)
     counts = summary_counts(items)
     stdout.print(
         f"Summary: {counts['complete']} complete, {counts['error']} failed, "

@@ -15,7 +15,7 @@ DEMO_ISSUES: list[tuple[int, str, list[int], str]] = [
     (3, "Add structured logging", [1], "Log through one configured logger."),
     (4, "Add the command-line entry point", [1, 2], "Wire the CLI to the loader."),
     (5, "Add integration tests", [3, 4], "Cover the CLI end to end."),
-    (6, "Write the user guide", [4], "This one fails on purpose: [demo:fail]"),
+    (6, "Write the user guide", [2], "This one fails on purpose: [demo:fail]"),
     (7, "Publish release notes", [6], "Summarise the guide for the release."),
 ]
 
@@ -31,8 +31,9 @@ def _git(path: Path, *args: str) -> None:
 
 
 def create_demo_repo(target: Path | None = None) -> Path:
-    """A fresh repository with seven local issues in three layers (with a diamond:
-    #5 waits on #3 and #4, which both wait on #1)."""
+    """A fresh repository with seven local issues in three layers, with a diamond
+    (#5 waits on #3 and #4, which both wait on #1) and a failing issue (#6) whose
+    dependent (#7) is skipped."""
     path = target or Path(tempfile.mkdtemp(prefix="pirun-demo-"))
     path.mkdir(parents=True, exist_ok=True)
     _git(path, "init", "-q", "-b", "main")

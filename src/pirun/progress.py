@@ -11,7 +11,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from pirun.render import human_age
+from pirun.render import columns, human_age
 from pirun.scheduler import Item, ItemState
 from pirun.terminal import strip_escapes
 
@@ -67,6 +67,17 @@ def items_table(items: list[Item], log_path: Callable[[int], Path] | None = None
             Text(detail),
         )
     return table
+
+
+def plain_items(items: list[Item]) -> list[str]:
+    """The summary for pipes and logs: aligned columns, no box drawing, no truncation."""
+    rows = [["Issue", "Layer", "State", "Elapsed", "Title / message"]]
+    for item in items:
+        detail = item.issue.title + (f" - {item.message}" if item.message else "")
+        rows.append(
+            [f"#{item.number}", str(item.layer), item.state.value, _elapsed(item), detail]
+        )
+    return columns(rows, indent="")
 
 
 class LiveProgress:
