@@ -30,6 +30,7 @@ from pathlib import Path
 from types import FrameType
 
 from pirun.errors import PirunError
+from pirun.log import configure_logging
 from pirun.model import Outcome
 from pirun.outcomes import record_outcome
 from pirun.protocols import OutcomeDetector
@@ -210,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m pirun.wrapper RUN_SPEC.json", file=sys.stderr)
         return 3
     spec = RunSpec.read(Path(args[0]))
+    # structlog's default prints to stdout, which here is the agent's terminal.
+    configure_logging(0, json_output=False)
     try:
         rt = Runtime.load(Path(spec.repo))
     except PirunError as exc:
