@@ -1,0 +1,38 @@
+"""The reference docs cover everything users can configure and hook into."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+from pirun import hookspecs
+from pirun.config import KERNEL_OPTIONS, Option, merge_schemas
+from pirun.runtime import Runtime
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def _dotted_keys(schema: dict, prefix: str = "") -> list[str]:
+    keys = []
+    for key, value in schema.items():
+        if isinstance(value, Option):
+            keys.append(prefix + key)
+        else:
+            keys += _dotted_keys(value, prefix + key + ".")
+    return keys
+
+
+def test_configuration_reference_lists_every_declared_option(repo) -> None:
+    rt = Runtime.load(repo.path)
+    schema = merge_schemas(KERNEL_OPTIONS, *[o for o in rt.pm.hook.pirun_config_options() if o])
+    text = (DOCS / "configuration.md").read_text()
+    missing = [key for key in _dotted_keys(schema) if f"`{key}`" not in text]
+    assert missing == []
+
+
+def test_plugin_guide_documents_every_hook() -> None:
+    text = (DOCS / "plugins.md").read_text()
+    functions = inspect.getmembers(hookspecs, inspect.isfunction)
+    hooks = [name for name, _ in functions if name.startswith("pirun_")]
+    assert hooks, "hookspecs declares no hooks"
+    assert [hook for hook in hooks if f"`{hook}(" not in text] == []
