@@ -23,13 +23,10 @@ import structlog
 from pirun import hookimpl
 from pirun.config import Config
 from pirun.errors import ConfigError, WorkspaceError
-from pirun.model import Issue, Workspace
+from pirun.model import PROMPT_FILE, Issue, Workspace
 
 log = structlog.get_logger()
 
-#: Written by the kernel into each worktree (pirun.launch.PROMPT_FILE). Repeated here
-#: rather than imported so this plugin does not depend on the launch machinery.
-PROMPT_FILE = ".pirun-prompt.md"
 SLUG_MAX = 40
 REMOTE = "origin"
 #: `branch.<name>.pirunbase` in the repository's git config: the base a branch started from.

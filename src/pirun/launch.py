@@ -17,13 +17,20 @@ from pirun.errors import (
     PirunError,
     SessionExists,
 )
-from pirun.model import Issue, Outcome, SessionSpec, Status, StatusRecord, Workspace, utc_now
+from pirun.model import (
+    PROMPT_FILE,
+    Issue,
+    Outcome,
+    SessionSpec,
+    Status,
+    StatusRecord,
+    Workspace,
+    utc_now,
+)
 from pirun.outcomes import record_outcome
 from pirun.runtime import Runtime
 from pirun.sessions import active_records, starting_path
 from pirun.wrapper import RunSpec, wrapper_argv
-
-PROMPT_FILE = ".pirun-prompt.md"
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+#: The agent's prompt, written by the kernel into each worktree (git-excluded).
+PROMPT_FILE = ".pirun-prompt.md"
+
 
 @dataclass(frozen=True, order=True)
 class IssueRef:
