@@ -1,0 +1,230 @@
+"""GraphQL documents and the parsing of GitHub's answers into pirun's model.
+
+One query asks for up to 50 issues, possibly from several repositories, through
+aliases: `r0: repository(owner: "o", name: "r") { i42: issue(number: 42) {...} }`.
+Relation lists with more than one page are continued by a second kind of query
+that asks only for the next page of each issue's `blockedBy`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pirun.errors import TrackerError
+from pirun.model import Blocker, IssueRef, IssueState
+
+from .client import one_line
+
+#: Issues per query, and the first page of each relation list (the issue's numbers:
+#: 50 x (50 + 50 + 20) nodes stays far below GitHub's 500,000-node limit).
+BATCH_SIZE = 50
+PAGE_SIZE = 50
+#: Later pages are rarer; ask for GitHub's maximum so there are few of them.
+NEXT_PAGE_SIZE = 100
+
+_RELATED_SELECTION = (
+    "totalCount pageInfo { hasNextPage endCursor } "
+    "nodes { number title state repository { owner { login } name } }"
+)
+RELATED_FRAGMENT = f"fragment Related on IssueConnection {{ {_RELATED_SELECTION} }}"
+ISSUE_FRAGMENT = (
+    "fragment IssueFields on Issue { number title body state url "
+    "labels(first: 20) { nodes { name } } "
+    f"blockedBy(first: {PAGE_SIZE}) {{ ...Related }} "
+    f"blocking(first: {PAGE_SIZE}) {{ ...Related }} }}"
+)
+
+#: The fields whose absence means the server predates issue dependencies.
+DEPENDENCY_FIELDS = ("blockedBy", "blocking")
+_UNDEFINED_FIELD = re.compile(r"Field '(blockedBy|blocking)' doesn't exist")
+
+
+class NoDependencyFields(Exception):
+    """The server's schema has no `Issue.blockedBy`: use REST instead."""
+
+
+#: alias of a repository -> (owner/name, {alias of an issue: its number})
+Aliases = dict[str, tuple[str, dict[str, int]]]
+
+
+def _repository(alias: str, repo: str) -> str:
+    owner, name = repo.split("/", 1)
+    # json.dumps gives a valid GraphQL string literal; repo names are validated anyway.
+    return f"  {alias}: repository(owner: {json.dumps(owner)}, name: {json.dumps(name)}) {{"
+
+
+def issues_query(groups: Mapping[str, Sequence[int]]) -> tuple[str, Aliases]:
+    lines = ["query {"]
+    aliases: Aliases = {}
+    for index, (repo, numbers) in enumerate(groups.items()):
+        alias = f"r{index}"
+        aliases[alias] = (repo, {f"i{n}": n for n in numbers})
+        lines.append(_repository(alias, repo))
+        lines += [f"    i{n}: issue(number: {n}) {{ ...IssueFields }}" for n in numbers]
+        lines.append("  }")
+    lines.append("}")
+    return "\n".join([*lines, ISSUE_FRAGMENT, RELATED_FRAGMENT]), aliases
+
+
+def next_page_query(groups: Mapping[str, Mapping[int, str]]) -> tuple[str, Aliases]:
+    """The next page of `blockedBy` for each (repo, number) -> cursor."""
+    lines = ["query {"]
+    aliases: Aliases = {}
+    for index, (repo, cursors) in enumerate(groups.items()):
+        alias = f"r{index}"
+        aliases[alias] = (repo, {f"i{n}": n for n in cursors})
+        lines.append(_repository(alias, repo))
+        lines += [
+            f"    i{n}: issue(number: {n}) {{ blockedBy(first: {NEXT_PAGE_SIZE}, "
+            f"after: {json.dumps(cursor)}) {{ ...Related }} }}"
+            for n, cursor in cursors.items()
+        ]
+        lines.append("  }")
+    lines.append("}")
+    return "\n".join([*lines, RELATED_FRAGMENT]), aliases
+
+
+@dataclass
+class Problems:
+    """What the `errors` of an answer said, sorted by what pirun does about each."""
+
+    missing_issues: set[tuple[str, str]] = field(default_factory=set)
+    #: repository alias -> GitHub's message (not found, or not readable with this token)
+    missing_repos: dict[str, str] = field(default_factory=dict)
+
+
+def read_errors(
+    body: Mapping[str, Any], aliases: Aliases, what: str, describe: Callable[[str, int], str]
+) -> Problems:
+    """Sort the `errors` of a GraphQL answer; raise for those that fail the request."""
+    problems = Problems()
+    errors = body.get("errors") or []
+    if not isinstance(errors, list):
+        raise TrackerError(f"GitHub returned malformed GraphQL errors while fetching {what}")
+    for error in errors:
+        if not isinstance(error, dict):
+            continue
+        message = one_line(error.get("message", "")) or "unknown error"
+        extensions = error.get("extensions") if isinstance(error.get("extensions"), dict) else {}
+        if (
+            extensions.get("code") == "undefinedField"
+            and extensions.get("fieldName") in DEPENDENCY_FIELDS
+        ) or _UNDEFINED_FIELD.search(message):
+            raise NoDependencyFields(message)
+        path = error.get("path") if isinstance(error.get("path"), list) else []
+        repo_alias = path[0] if path else None
+        if repo_alias not in aliases:
+            raise TrackerError(f"GitHub GraphQL error while fetching {what}: {message}")
+        repo, issues = aliases[repo_alias]
+        if len(path) == 1:
+            problems.missing_repos[repo_alias] = message
+        elif path[1] in issues and len(path) == 2 and error.get("type") == "NOT_FOUND":
+            problems.missing_issues.add((repo_alias, path[1]))
+        elif path[1] in issues:
+            ref = describe(repo, issues[path[1]])
+            raise TrackerError(f"GitHub GraphQL error for issue {ref}: {message}")
+        else:
+            raise TrackerError(f"GitHub GraphQL error while fetching {what}: {message}")
+    return problems
+
+
+# -- parsing -----------------------------------------------------------------------
+
+
+def require(obj: Any, key: str, kind: type | tuple[type, ...], what: str) -> Any:
+    value = obj.get(key) if isinstance(obj, dict) else None
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise TrackerError(f"GitHub returned malformed data for {what}: missing or invalid "
+                           f"'{key}'")
+    return value
+
+
+def parse_state(value: Any, what: str) -> IssueState:
+    try:
+        return IssueState(str(value).lower())
+    except ValueError:
+        raise TrackerError(
+            f"GitHub returned malformed data for {what}: unknown state {one_line(value, 40)!r}"
+        ) from None
+
+
+@dataclass
+class Page:
+    """One page of a relation list: its issues, and where the next page starts."""
+
+    blockers: list[Blocker]
+    next_cursor: str | None
+
+
+def parse_related(
+    connection: Any, relation: str, what: str, local: Callable[[str], str]
+) -> Page:
+    """An IssueConnection (`blockedBy` or `blocking`) as blockers keyed by repository."""
+    where = f"{what} ({relation})"
+    nodes = require(connection, "nodes", list, where)
+    blockers = []
+    for node in nodes:
+        if node is None:
+            continue  # GitHub nulls nodes the token may not see
+        repository = require(node, "repository", dict, where)
+        owner = require(require(repository, "owner", dict, where), "login", str, where)
+        name = require(repository, "name", str, where)
+        number = require(node, "number", int, where)
+        blockers.append(
+            Blocker(
+                ref=IssueRef(local(f"{owner}/{name}"), number),
+                title=require(node, "title", str, where),
+                state=parse_state(node.get("state"), where),
+            )
+        )
+    page_info = require(connection, "pageInfo", dict, where)
+    has_next = page_info.get("hasNextPage") is True
+    cursor = page_info.get("endCursor")
+    if has_next and not isinstance(cursor, str):
+        raise TrackerError(f"GitHub returned malformed data for {where}: no 'endCursor'")
+    return Page(blockers, cursor if has_next else None)
+
+
+@dataclass
+class ParsedIssue:
+    ref: IssueRef
+    title: str
+    body: str
+    state: IssueState
+    url: str
+    labels: tuple[str, ...]
+    blocked_by: list[Blocker]
+    next_cursor: str | None
+    blocking: list[Blocker]
+
+
+def parse_issue(node: Any, ref: IssueRef, local: Callable[[str], str]) -> ParsedIssue:
+    what = f"issue {ref}"
+    if not isinstance(node, dict):
+        raise TrackerError(f"GitHub returned malformed data for {what}")
+    number = require(node, "number", int, what)
+    if number != ref.number:
+        raise TrackerError(f"GitHub returned issue #{number} when asked for {what}")
+    body = node.get("body")
+    labels = node.get("labels") or {}
+    label_nodes = labels.get("nodes") if isinstance(labels, dict) else None
+    blocked_by = parse_related(node.get("blockedBy"), "blockedBy", what, local)
+    blocking = parse_related(node.get("blocking"), "blocking", what, local)
+    return ParsedIssue(
+        ref=ref,
+        title=require(node, "title", str, what),
+        body=body if isinstance(body, str) else "",
+        state=parse_state(node.get("state"), what),
+        url=node.get("url") if isinstance(node.get("url"), str) else "",
+        labels=tuple(
+            n["name"] for n in label_nodes or [] if isinstance(n, dict) and
+            isinstance(n.get("name"), str)
+        ),
+        blocked_by=blocked_by.blockers,
+        next_cursor=blocked_by.next_cursor,
+        blocking=blocking.blockers,
+    )

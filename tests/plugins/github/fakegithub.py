@@ -1,0 +1,261 @@
+"""A local stand-in for GitHub's API, answering in GitHub's documented shapes.
+
+It holds issues of any number of repositories and answers the two kinds of GraphQL
+query the plugin sends (aliased issues, and next pages of `blockedBy`) and the REST
+endpoints of the fallback. The shapes are the ones of the JSON files in `fixtures/`,
+which a test compares against (`test_fake_answers_like_the_recorded_fixture`).
+
+Also used by `benchmarks/bench_github_requests.py`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+#: Distinctive, so a test can tell it never reached a log line or an error message.
+TOKEN = "ghp_pirunTESTtoken0123456789abcdefXYZ"
+
+#: The `load` fixture: `load(**github_options) -> pirun.runtime.Runtime`.
+LoadRuntime = Callable[..., Any]
+
+_REPOSITORY = re.compile(r'^\s*(r\d+): repository\(owner: "([^"]+)", name: "([^"]+)"\) \{$')
+_ISSUE = re.compile(r"^\s*(i\d+): issue\(number: (\d+)\) \{ (.*) \}$")
+_NEXT_PAGE = re.compile(r'^blockedBy\(first: (\d+), after: "([^"]+)"\) \{ \.\.\.Related \}$')
+_FIRST_PAGE = re.compile(r"blockedBy\(first: (\d+)\)")
+_REST_ISSUE = re.compile(r"^/repos/([^/]+)/([^/]+)/issues/(\d+)(/dependencies/blocked_by)?$")
+
+
+def fixture(name: str) -> Any:
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+
+def cursor(index: int) -> str:
+    """An opaque cursor, encoded the way GitHub's look (base64)."""
+    return base64.b64encode(f"cursor:v2:{index}".encode()).decode()
+
+
+def _offset(after: str) -> int:
+    return int(base64.b64decode(after).decode().rsplit(":", 1)[1])
+
+
+@dataclass
+class Record:
+    repo: str
+    number: int
+    title: str
+    body: str = ""
+    state: str = "OPEN"
+    labels: list[str] = field(default_factory=list)
+    blocked_by: list[tuple[str, int]] = field(default_factory=list)
+
+
+class FakeGitHub:
+    def __init__(self, server: HTTPServer, token: str = "test-token") -> None:
+        self.server = server
+        self.token = token
+        self.records: dict[tuple[str, int], Record] = {}
+        #: False: answer like a server that predates issue dependencies.
+        self.graphql_dependencies = True
+        self.rest_dependencies = True
+
+    @property
+    def api_url(self) -> str:
+        return self.server.url_for("").rstrip("/")
+
+    def install(self) -> FakeGitHub:
+        self.server.expect_request("/graphql", method="POST").respond_with_handler(self._graphql)
+        self.server.expect_request(_REST_ISSUE, method="GET").respond_with_handler(self._rest)
+        return self
+
+    def add(
+        self,
+        repo: str,
+        number: int,
+        title: str | None = None,
+        *,
+        body: str = "",
+        state: str = "OPEN",
+        labels: list[str] | None = None,
+        blocked_by: list[int | tuple[str, int]] | None = None,
+    ) -> Record:
+        refs = [(repo, b) if isinstance(b, int) else b for b in blocked_by or []]
+        record = Record(repo, number, title or f"Issue {number}", body, state, labels or [], refs)
+        self.records[(repo.lower(), number)] = record
+        return record
+
+    # -- requests seen --------------------------------------------------------------
+
+    def requests(self, path_prefix: str = "") -> list[Request]:
+        return [req for req, _ in self.server.log if req.path.startswith(path_prefix)]
+
+    def queries(self) -> list[str]:
+        return [json.loads(req.get_data())["query"] for req in self.requests("/graphql")]
+
+    # -- shapes -----------------------------------------------------------------------
+
+    def _record(self, repo: str, number: int) -> Record:
+        return self.records[(repo.lower(), number)]
+
+    def _blocking(self, record: Record) -> list[tuple[str, int]]:
+        me = (record.repo.lower(), record.number)
+        return [
+            (other.repo, other.number)
+            for other in self.records.values()
+            if any((r.lower(), n) == me for r, n in other.blocked_by)
+        ]
+
+    def _related_node(self, ref: tuple[str, int]) -> dict[str, Any]:
+        record = self._record(*ref)
+        owner, name = record.repo.split("/")
+        return {
+            "number": record.number,
+            "title": record.title,
+            "state": record.state,
+            "repository": {"owner": {"login": owner}, "name": name},
+        }
+
+    def _connection(self, refs: list[tuple[str, int]], first: int, start: int) -> dict[str, Any]:
+        page = refs[start:start + first]
+        end = start + len(page)
+        return {
+            "totalCount": len(refs),
+            "pageInfo": {
+                "hasNextPage": end < len(refs),
+                "endCursor": cursor(end) if page else None,
+            },
+            "nodes": [self._related_node(ref) for ref in page],
+        }
+
+    def issue_node(self, record: Record, first: int = 50) -> dict[str, Any]:
+        owner, name = record.repo.split("/")
+        return {
+            "number": record.number,
+            "title": record.title,
+            "body": record.body,
+            "state": record.state,
+            "url": f"https://github.com/{owner}/{name}/issues/{record.number}",
+            "labels": {"nodes": [{"name": label} for label in record.labels]},
+            "blockedBy": self._connection(record.blocked_by, first, 0),
+            "blocking": self._connection(self._blocking(record), first, 0),
+        }
+
+    def rest_issue(self, record: Record) -> dict[str, Any]:
+        owner, name = record.repo.split("/")
+        api = f"{self.api_url}/repos/{owner}/{name}"
+        closed = record.state == "CLOSED"
+        return {
+            "id": 1000 + record.number,
+            "node_id": base64.b64encode(f"04:Issue{record.number}".encode()).decode(),
+            "url": f"{api}/issues/{record.number}",
+            "repository_url": api,
+            "labels_url": f"{api}/issues/{record.number}/labels{{/name}}",
+            "comments_url": f"{api}/issues/{record.number}/comments",
+            "events_url": f"{api}/issues/{record.number}/events",
+            "html_url": f"https://github.com/{owner}/{name}/issues/{record.number}",
+            "number": record.number,
+            "state": record.state.lower(),
+            "title": record.title,
+            "body": record.body,
+            "user": {"login": "octocat", "id": 1, "type": "User", "site_admin": False},
+            "labels": [
+                {"id": 208045946 + i, "name": label, "color": "f29513", "default": False,
+                 "description": None}
+                for i, label in enumerate(record.labels)
+            ],
+            "assignee": None,
+            "assignees": [],
+            "milestone": None,
+            "locked": False,
+            "active_lock_reason": None,
+            "comments": 0,
+            "closed_at": "2024-05-02T10:00:00Z" if closed else None,
+            "created_at": "2024-05-01T10:00:00Z",
+            "updated_at": "2024-05-02T10:00:00Z",
+            "author_association": "OWNER",
+            "state_reason": "completed" if closed else None,
+        }
+
+    # -- handlers ---------------------------------------------------------------------
+
+    def _authorized(self, request: Request) -> bool:
+        return request.headers.get("Authorization") == f"Bearer {self.token}"
+
+    @staticmethod
+    def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+        return Response(json.dumps(body), status, headers, content_type="application/json")
+
+    def _graphql(self, request: Request) -> Response:
+        if not self._authorized(request):
+            return self._json(fixture("error_bad_credentials.json"), 401)
+        query = json.loads(request.get_data())["query"]
+        if not self.graphql_dependencies and "blockedBy" in query:
+            return self._json(fixture("graphql_no_dependency_fields.json"))
+        first_match = _FIRST_PAGE.search(query)
+        first = int(first_match.group(1)) if first_match else 50
+        data: dict[str, Any] = {}
+        errors: list[dict[str, Any]] = []
+        current: dict[str, Any] = {}
+        repo = ""
+        repo_alias = ""
+        for line in query.splitlines():
+            if match := _REPOSITORY.match(line):
+                repo_alias, repo = match.group(1), f"{match.group(2)}/{match.group(3)}"
+                current = data[repo_alias] = {}
+            elif match := _ISSUE.match(line):
+                alias, number, selection = match.group(1), int(match.group(2)), match.group(3)
+                record = self.records.get((repo.lower(), number))
+                if record is None:
+                    current[alias] = None
+                    errors.append({
+                        "type": "NOT_FOUND",
+                        "path": [repo_alias, alias],
+                        "locations": [{"line": 2, "column": 5}],
+                        "message": f"Could not resolve to an Issue with the number of {number}.",
+                    })
+                elif page := _NEXT_PAGE.match(selection):
+                    size, after = int(page.group(1)), page.group(2)
+                    current[alias] = {
+                        "blockedBy": self._connection(record.blocked_by, size, _offset(after))
+                    }
+                else:
+                    current[alias] = self.issue_node(record, first)
+        body: dict[str, Any] = {"data": data}
+        if errors:
+            body["errors"] = errors
+        return self._json(body, headers={"X-RateLimit-Remaining": "4999"})
+
+    def _rest(self, request: Request) -> Response:
+        if not self._authorized(request):
+            return self._json(fixture("error_bad_credentials.json"), 401)
+        match = _REST_ISSUE.match(request.path)
+        assert match is not None
+        owner, name, number, dependencies = match.groups()
+        record = self.records.get((f"{owner}/{name}".lower(), int(number)))
+        if record is None or (dependencies and not self.rest_dependencies):
+            return self._json(fixture("error_not_found.json"), 404)
+        if not dependencies:
+            return self._json(self.rest_issue(record))
+        per_page = int(request.args.get("per_page", "30"))
+        page = int(request.args.get("page", "1"))
+        refs = record.blocked_by[(page - 1) * per_page:page * per_page]
+        last = max(1, -(-len(record.blocked_by) // per_page))
+        base = f"{self.api_url}{request.path}"
+        links = []
+        if page < last:
+            links.append(f'<{base}?{urlencode({"per_page": per_page, "page": page + 1})}>; '
+                         'rel="next"')
+            links.append(f'<{base}?{urlencode({"per_page": per_page, "page": last})}>; rel="last"')
+        headers = {"Link": ", ".join(links)} if links else {}
+        return self._json([self.rest_issue(self._record(*ref)) for ref in refs], headers=headers)

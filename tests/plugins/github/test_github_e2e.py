@@ -1,0 +1,47 @@
+"""The whole path: `.pirun.yaml`, the installed plugins, the kernel's Runtime."""
+
+from __future__ import annotations
+
+import pytest
+from fakegithub import FakeGitHub
+
+from pirun.errors import IssueNotFound
+from pirun.model import IssueRef, IssueState
+from pirun.runtime import Runtime
+
+
+def test_runtime_fetches_a_batch_with_native_and_text_blockers(
+    repo, fake: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GH_TOKEN", fake.token)
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    monkeypatch.setenv("PIRUN_PLUGINS", "github,textdeps")
+    fake.add("o/r", 42, "Base")
+    fake.add("o/r", 43, "Middle", blocked_by=[42])
+    fake.add("o/r", 44, "Top", body="Depends on #43\nBlocked by other/lib#7", blocked_by=[43])
+    fake.add("other/lib", 7, "Upstream", state="CLOSED")
+    fake.install()
+    (repo.path / ".pirun.yaml").write_text(
+        f"tracker: github\ngithub:\n  repo: o/r\n  api_url: {fake.api_url}\n"
+    )
+
+    rt = Runtime.load(repo.path)
+    issues = rt.fetch_issues([IssueRef("", n) for n in (42, 43, 44)])
+
+    assert [i.title for i in issues.values()] == ["Base", "Middle", "Top"]
+    assert [b.describe() for b in issues[IssueRef("", 44)].blocked_by] == ["#43: Middle (OPEN)"]
+    assert len(fake.requests()) == 1
+
+    text_edges: dict[IssueRef, list[IssueRef]] = {}
+    for result in rt.pm.hook.pirun_collect_blockers(config=rt.config, issues=list(issues.values())):
+        text_edges.update(result or {})
+    assert text_edges == {IssueRef("", 44): [IssueRef("", 43), IssueRef("other/lib", 7)]}
+
+    # The kernel then asks for the blocker outside the batch: one more request.
+    upstream = rt.fetch_issues([IssueRef("other/lib", 7)])[IssueRef("other/lib", 7)]
+    assert upstream.state is IssueState.CLOSED
+    rt.fetch_issues([IssueRef("", n) for n in (42, 43, 44)])
+    assert len(fake.requests()) == 2
+
+    with pytest.raises(IssueNotFound, match=r"^Issue #45 not found$"):
+        rt.fetch_issue(45)
