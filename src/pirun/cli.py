@@ -401,7 +401,7 @@ def execute_batch(rt: Runtime, numbers: list[int], options: BatchOptions, *,
 
 @app.command()
 def batch(
-    issues: Annotated[list[str], typer.Argument(help="Issue numbers.")],
+    issues: Annotated[list[str] | None, typer.Argument(help="Issue numbers.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan only.")] = False,
     sequential: Annotated[
         bool, typer.Option("--sequential", help="One issue at a time.")
@@ -424,6 +424,8 @@ def batch(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Run many issues in dependency order, in parallel within the limit."""
+    if not issues:
+        raise UsageError("no issues given")
     numbers = _issue_numbers(issues)
     if timeout <= 0 or interval <= 0:
         raise UsageError("--timeout and --interval must be positive")
@@ -444,7 +446,7 @@ def batch(
 
 @app.command()
 def wait(
-    issues: Annotated[list[str], typer.Argument(help="Issue numbers.")],
+    issues: Annotated[list[str] | None, typer.Argument(help="Issue numbers.")] = None,
     timeout: Annotated[float | None, typer.Option(help="Give up after this many seconds.")] = None,
     fail_fast: Annotated[
         bool, typer.Option("--fail-fast", help="Stop at the first failure.")
@@ -453,6 +455,8 @@ def wait(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Wait for issues' sessions to finish; exit 0 all complete, 1 any failed, 2 timed out."""
+    if not issues:
+        raise UsageError("no issues given")
     numbers = _issue_numbers(issues)
     rt = STATE.runtime()
     show = not (STATE.quiet or json_output)
