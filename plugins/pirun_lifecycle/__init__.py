@@ -88,10 +88,15 @@ def pirun_session_started(config: Config, issue: Issue, workspace: Workspace, se
 
 
 @hookimpl
-def pirun_session_finished(config: Config, record: StatusRecord, outcome: Outcome) -> None:
+def pirun_session_finished(
+    config: Config, record: StatusRecord, outcome: Outcome, workspace: Workspace | None
+) -> None:
     name = "on_success" if record.status is Status.COMPLETE else "on_error"
     run_hook(config, name, {
         **_issue_env(config, record.issue),
+        "PIRUN_ISSUE_TITLE": record.title or "",
+        "PIRUN_BRANCH": workspace.branch if workspace else "",
+        "PIRUN_WORKTREE": str(workspace.path) if workspace else "",
         "PIRUN_STATUS": record.status.value,
         "PIRUN_ERROR_MESSAGE": record.error_message or "",
     })

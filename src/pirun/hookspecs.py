@@ -54,8 +54,9 @@ def pirun_fetch_issues(config: Config, refs: list[IssueRef]) -> list[Issue] | No
 
     Called whenever the kernel needs issue data: the issues of a run or batch, and
     blockers outside the batch whose state is unknown. A tracker answers only when
-    ``config.tracker`` names it, and returns None otherwise. Raise
-    ``pirun.errors.IssueNotFound`` for an issue that does not exist.
+    ``config.tracker`` names it, and returns None otherwise. An issue that does
+    not exist is left out of the result, or raises ``pirun.errors.IssueNotFound``;
+    either way the kernel reports ``Issue #N not found``.
 
     Stops at the first non-None result.
     """
@@ -147,11 +148,26 @@ def pirun_session_started(config: Config, issue: Issue, workspace: Workspace, se
 
 
 @hookspec
-def pirun_session_finished(config: Config, record: StatusRecord, outcome: Outcome) -> None:
+def pirun_session_finished(
+    config: Config, record: StatusRecord, outcome: Outcome, workspace: Workspace | None
+) -> None:
     """Called once when an issue's status turns ``complete`` or ``error``.
+
+    ``record.title`` is the issue's title; ``workspace`` its worktree and branch
+    (None if it is gone).
 
     Called in whichever process saw the outcome first (the exec wrapper, a
     ``pirun`` command noticing a vanished session, a batch enforcing a timeout).
+    """
+
+
+@hookspec
+def pirun_session_waiting(config: Config, record: StatusRecord, last_line: str) -> None:
+    """Called when an agent has been quiet for ``detect.idle_seconds`` and its last
+    output line looks like its input prompt: the run needs a person.
+
+    Called by the exec wrapper, once per quiet spell (the status turns ``waiting``
+    and back to ``running`` when output resumes).
     """
 
 

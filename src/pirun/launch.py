@@ -74,6 +74,7 @@ def _reserve(rt: Runtime, issue: Issue, options: LaunchOptions) -> StatusRecord:
             session=session,
             started_at=utc_now(),
             run_id=uuid.uuid4().hex,
+            title=issue.title,
         )
         rt.store.put(record)
     return record

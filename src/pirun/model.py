@@ -89,6 +89,7 @@ class StatusRecord:
     #: Identifies one start of the session, so a result from an earlier run of the
     #: same issue (replaced with --force) is never recorded over the new run.
     run_id: str | None = None
+    title: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -103,6 +104,8 @@ class StatusRecord:
             data["started_at"] = self.started_at
         if self.run_id:
             data["run_id"] = self.run_id
+        if self.title is not None:
+            data["title"] = self.title
         return data
 
     @classmethod
@@ -115,6 +118,7 @@ class StatusRecord:
             error_message=data.get("error_message"),
             started_at=data.get("started_at"),
             run_id=data.get("run_id"),
+            title=data.get("title"),
         )
 
     def age_seconds(self, now: dt.datetime | None = None) -> float:

@@ -31,5 +31,8 @@ def record_outcome(
 
     record = rt.store.update(issue, change)
     if record is not None:
-        rt.pm.hook.pirun_session_finished(config=rt.config, record=record, outcome=outcome)
+        rt.pm.hook.pirun_session_finished(
+            config=rt.config, record=record, outcome=outcome,
+            workspace=rt.workspaces.find(issue),
+        )
     return record
