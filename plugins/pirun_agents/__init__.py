@@ -22,8 +22,10 @@ READ_PROMPT = "Read the task in {prompt_file} and carry it out, following its in
 class Preset:
     interactive: tuple[str, ...]
     print: tuple[str, ...]
-    #: The agent's idle input prompt, for detecting a session waiting for the user.
-    input_prompt: str = r"^\s*>\s*$"
+    #: The agent's idle input prompt, for detecting a session waiting for the user:
+    #: a bare prompt character, possibly inside a TUI's input box, or the box's
+    #: bottom edge. A heuristic; `agent.input_prompt` overrides it.
+    input_prompt: str = r"^[\s│┃|]*[>❯›]\s*[│┃|]?\s*$|^\s*[╰└][─━]+[╯┘]\s*$"
 
 
 PRESETS: dict[str, Preset] = {
@@ -82,6 +84,16 @@ def pirun_agent_command(
         )
     argv = preset.interactive if agent_mode(config) == "interactive" else preset.print
     return substitute(argv, values)
+
+
+@hookimpl(trylast=True)
+def pirun_input_prompt(config: Config) -> str | None:
+    if config.get("agent.input_prompt"):
+        return config.get("agent.input_prompt")
+    if config.agent_command():
+        return None
+    preset = PRESETS.get(config.get("agent.preset"))
+    return preset.input_prompt if preset else None
 
 
 def load_workflow(config: Config, workflow: str | None) -> str:

@@ -333,6 +333,21 @@ def signal_command(
     stdout.print(status_line(record))
 
 
+@app.command()
+def nudge(
+    issue: Annotated[str, typer.Argument(help="Issue number.")],
+    text: Annotated[str, typer.Argument(help="Text for the agent (sent as a paste).")],
+) -> None:
+    """Send text to an agent's session as a paste followed by Enter (never typed as keys)."""
+    (number,) = _issue_numbers([issue])
+    rt = STATE.runtime()
+    name = rt.config.session_name(number)
+    if not rt.backend.exists(name):
+        raise PirunError(f"no session for issue #{number}")
+    rt.backend.send_text(name, text)
+    stdout.print(f"Sent {len(text)} characters to {name}")
+
+
 # -- batch, wait, demo -------------------------------------------------------------------------
 
 

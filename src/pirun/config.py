@@ -66,6 +66,9 @@ KERNEL_OPTIONS: dict[str, Any] = {
             "Placeholders: {issue} {prompt_file} {worktree} {branch} {session} {repo}.",
             items=str,
         ),
+        "input_prompt": Option(
+            str, None, "Regex for the agent's idle input prompt (default: the preset's)."
+        ),
         "mode": Option(
             str,
             None,
@@ -87,6 +90,12 @@ KERNEL_OPTIONS: dict[str, Any] = {
         "setup": Option(
             list, [], "Commands (argv lists) run in a new worktree before the agent.",
             items=(list, str),
+        ),
+    },
+    "detect": {
+        "idle_seconds": Option(
+            (int, float), 30, "Quiet seconds after which an agent at its input prompt is "
+            "shown as waiting (0: never)."
         ),
     },
     "plugins": Option(list, [], "Extra plugins: module names or .py paths in the repo.", items=str),

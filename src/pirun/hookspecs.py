@@ -132,6 +132,16 @@ def pirun_make_detectors(config: Config, issue: int, prompt: str) -> list[Outcom
 
 
 @hookspec(firstresult=True)
+def pirun_input_prompt(config: Config) -> str | None:
+    """Return a regular expression matching the agent's idle input prompt.
+
+    Called by the exec wrapper when a session starts. When the agent has written
+    nothing for ``detect.idle_seconds`` and its last line matches, the run is shown
+    as ``waiting`` (for a person). Stops at the first non-None result.
+    """
+
+
+@hookspec(firstresult=True)
 def pirun_status_store(config: Config) -> StatusStore | None:
     """Return the store for status records.
 

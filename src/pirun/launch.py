@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -50,6 +51,17 @@ def limit_message(rt: Runtime, active: list[StatusRecord]) -> str:
     return "\n".join(lines)
 
 
+def free_port(taken: set[int]) -> int:
+    """A TCP port free now and not handed to another running session (which may not
+    have bound it yet)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if port not in taken:
+            return port
+
+
 def _reserve(rt: Runtime, issue: Issue, options: LaunchOptions) -> StatusRecord:
     """Check session and limit, and claim the slot, atomically across processes."""
     config = rt.config
@@ -68,6 +80,7 @@ def _reserve(rt: Runtime, issue: Issue, options: LaunchOptions) -> StatusRecord:
                 raise ConcurrencyLimitReached(limit_message(rt, active))
         config.run_dir.mkdir(parents=True, exist_ok=True)
         starting_path(rt, issue.number).write_text(str(os.getpid()))
+        port = free_port({r.port for r in active_records(rt) if r.port is not None})
         record = StatusRecord(
             issue=issue.number,
             status=Status.RUNNING,
@@ -75,6 +88,7 @@ def _reserve(rt: Runtime, issue: Issue, options: LaunchOptions) -> StatusRecord:
             started_at=utc_now(),
             run_id=uuid.uuid4().hex,
             title=issue.title,
+            port=port,
         )
         rt.store.put(record)
     return record
@@ -147,6 +161,7 @@ def launch(rt: Runtime, issue: Issue, options: LaunchOptions) -> StatusRecord:
             "PIRUN_WORKTREE": str(workspace.path),
             "PIRUN_SESSION": record.session,
             "PIRUN_REPO": str(config.root),
+            "PIRUN_PORT": str(record.port),
         }
         spec = RunSpec(
             repo=str(config.root),

@@ -90,6 +90,8 @@ class StatusRecord:
     #: same issue (replaced with --force) is never recorded over the new run.
     run_id: str | None = None
     title: str | None = None
+    #: PIRUN_PORT of the run: a free TCP port no other running session was given.
+    port: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -106,6 +108,8 @@ class StatusRecord:
             data["run_id"] = self.run_id
         if self.title is not None:
             data["title"] = self.title
+        if self.port is not None:
+            data["port"] = self.port
         return data
 
     @classmethod
@@ -119,6 +123,7 @@ class StatusRecord:
             started_at=data.get("started_at"),
             run_id=data.get("run_id"),
             title=data.get("title"),
+            port=data.get("port"),
         )
 
     def age_seconds(self, now: dt.datetime | None = None) -> float:

@@ -31,7 +31,9 @@ class SessionBackend(Protocol):
         """Connect the current terminal to the session (may replace this process)."""
 
     def send_text(self, name: str, text: str) -> None:
-        """Deliver literal text to the session's input, as if pasted."""
+        """Paste literal text into the session's input, then press Enter.
+
+        Never as key names or a command line: issue text may end up here."""
 
 
 @runtime_checkable

@@ -13,11 +13,13 @@ store right here, so a run finishes correctly with no pirun command watching.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import fcntl
 import json
 import os
 import pty
+import re
 import select
 import signal
 import struct
@@ -31,13 +33,15 @@ from types import FrameType
 
 from pirun.errors import PirunError
 from pirun.log import configure_logging
-from pirun.model import Outcome
+from pirun.model import Outcome, Status, StatusRecord
 from pirun.outcomes import record_outcome
 from pirun.protocols import OutcomeDetector
 from pirun.runtime import Runtime
-from pirun.terminal import LineAssembler
+from pirun.terminal import LineAssembler, strip_escapes
 
 READ_SIZE = 65536
+#: How much recent output is kept to find the agent's last line.
+TAIL_BYTES = 2048
 
 
 @dataclass(frozen=True)
@@ -97,8 +101,19 @@ def _exit_message(code: int) -> str:
     return f"agent exited with code {code}"
 
 
+def last_line(tail: bytes) -> str:
+    """The last non-empty line of raw terminal output, cleaned (a prompt has no newline)."""
+    text = tail.decode("utf-8", "replace")
+    for line in reversed(re.split(r"\r\n|\r|\n", text)):
+        clean = strip_escapes(line).strip()
+        if clean:
+            return clean
+    return ""
+
+
 class Wrapper:
-    def __init__(self, spec: RunSpec, rt: Runtime, detectors: list[OutcomeDetector]) -> None:
+    def __init__(self, spec: RunSpec, rt: Runtime, detectors: list[OutcomeDetector],
+                 input_prompt: re.Pattern[str] | None = None) -> None:
         self.spec = spec
         self.rt = rt
         self.detectors = detectors
@@ -106,6 +121,41 @@ class Wrapper:
         self.outcome: Outcome | None = None
         self.child = 0
         self.master = -1
+        self.input_prompt = input_prompt
+        self.idle_seconds = float(rt.config.get("detect.idle_seconds") or 0)
+        self.last_output = time.monotonic()
+        self.tail = b""
+        self.waiting = False
+
+    def _set_waiting(self, waiting: bool) -> None:
+        """Flip running <-> waiting for this run only; fire the hook on entering."""
+        want, current = (Status.WAITING, Status.RUNNING) if waiting else (
+            Status.RUNNING, Status.WAITING)
+
+        def change(record: StatusRecord | None) -> StatusRecord | None:
+            if record is None or record.status is not current:
+                return None
+            if record.run_id not in (None, self.spec.run_id):
+                return None
+            return dataclasses.replace(record, status=want)
+
+        self.waiting = waiting
+        record = self.rt.store.update(self.spec.issue, change)
+        if record is not None and waiting:
+            self.rt.pm.hook.pirun_session_waiting(
+                config=self.rt.config, record=record, last_line=last_line(self.tail)
+            )
+
+    def _check_idle(self) -> None:
+        if (
+            self.outcome is None
+            and not self.waiting
+            and self.input_prompt is not None
+            and self.idle_seconds > 0
+            and time.monotonic() - self.last_output >= self.idle_seconds
+            and self.input_prompt.search(last_line(self.tail))
+        ):
+            self._set_waiting(True)
 
     def _decide(self, outcome: Outcome) -> None:
         if self.outcome is None:
@@ -175,6 +225,7 @@ class Wrapper:
                     done, status = os.waitpid(self.child, os.WNOHANG)
                     if done:
                         return os.waitstatus_to_exitcode(status)
+                    self._check_idle()
                 if not ready and deadline is not None and time.monotonic() >= deadline:
                     self._decide(
                         Outcome.error(f"timed out after {self.spec.timeout:g} s", "timeout")
@@ -199,6 +250,10 @@ class Wrapper:
                     log.write(data)
                     with contextlib.suppress(OSError):
                         os.write(1, data)
+                    self.last_output = time.monotonic()
+                    self.tail = (self.tail + data)[-TAIL_BYTES:]
+                    if self.waiting:
+                        self._set_waiting(False)
                     if self.outcome is None:
                         self._detect(list(self.lines.feed(data)))
         _, status = os.waitpid(self.child, 0)
@@ -224,7 +279,12 @@ def main(argv: list[str] | None = None) -> int:
     prompt = Path(spec.prompt_file).read_text(encoding="utf-8", errors="replace")
     found = rt.pm.hook.pirun_make_detectors(config=rt.config, issue=spec.issue, prompt=prompt)
     detectors = [detector for batch in found for detector in batch]
-    return Wrapper(spec, rt, detectors).run()
+    pattern = rt.pm.hook.pirun_input_prompt(config=rt.config)
+    try:
+        input_prompt = re.compile(pattern) if pattern else None
+    except re.error:
+        input_prompt = None
+    return Wrapper(spec, rt, detectors, input_prompt).run()
 
 
 if __name__ == "__main__":
