@@ -1,0 +1,562 @@
+"""The bundled session backends, tmux and process, against real processes.
+
+Every backend is built through the plugin machinery from a `.pirun.yaml`; tmux
+runs on a private socket, never the user's server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pirun_process import procfs
+
+from pirun.errors import BackendError
+from pirun.model import SessionSpec
+from pirun.protocols import SessionBackend
+from pirun.runtime import Runtime
+
+# Our own fixed programs: each writes what it received to the file named by its
+# first argument (through a rename, so a reader never sees half of it).
+DUMP_ARGV = """
+import json, os, sys
+tmp = sys.argv[1] + ".tmp"
+with open(tmp, "w", encoding="utf-8") as f:
+    json.dump(sys.argv[2:], f)
+os.replace(tmp, sys.argv[1])
+"""
+
+DUMP_ENV_AND_CWD = """
+import json, os, sys
+tmp = sys.argv[1] + ".tmp"
+with open(tmp, "w", encoding="utf-8") as f:
+    json.dump({"env": dict(os.environ), "cwd": os.getcwd()}, f)
+os.replace(tmp, sys.argv[1])
+"""
+
+# Ignores SIGTERM and SIGHUP, and starts a child in a session of its own, out of
+# reach of any signal aimed at its process group or terminal.
+STUBBORN = """
+import os, signal, subprocess, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+signal.signal(signal.SIGHUP, signal.SIG_IGN)
+child = subprocess.Popen(
+    [sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True
+)
+tmp = sys.argv[1] + ".tmp"
+with open(tmp, "w") as f:
+    f.write(f"{os.getpid()} {child.pid}")
+os.replace(tmp, sys.argv[1])
+time.sleep(60)
+"""
+
+# Turns on bracketed paste like an agent's TUI does, says READY, and records the raw
+# bytes it receives up to the Enter that follows a paste.
+BRACKETED_READER = """
+import os, sys, tty
+tty.setraw(0)
+os.write(1, b"\\x1b[?2004hREADY")
+data = b""
+while not data.endswith(b"\\x1b[201~\\r"):
+    data += os.read(0, 4096)
+tmp = sys.argv[1] + ".tmp"
+with open(tmp, "wb") as f:
+    f.write(data)
+os.replace(tmp, sys.argv[1])
+"""
+
+# Shell text that would leave a file named PWNED* behind if anything interpreted it.
+HOSTILE = [
+    "$(touch PWNED1)",
+    "`touch PWNED2`",
+    "x; touch PWNED3",
+    "#(touch PWNED4)",
+    "#{session_name}",
+    "ends with a semicolon;",
+    ";",
+    "ends with an escaped semicolon\\;",
+    "-c",
+    "--",
+    "two  spaces",
+    "'single' \"double\"",
+    "line\nbreak",
+    "",
+    "ünïcødé",
+]
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
+    """Poll until `condition()` is truthy; fail the test at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {condition}")
+        time.sleep(0.05)
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def pwned(*dirs: Path) -> list[Path]:
+    return [p for d in dirs for p in d.rglob("PWNED*")]
+
+
+def spec(name: str, *argv: str, cwd: Path, env: dict[str, str] | None = None) -> SessionSpec:
+    return SessionSpec(name=name, argv=argv, cwd=cwd, env=env or {})
+
+
+def sleeper(name: str, cwd: Path) -> SessionSpec:
+    return spec(name, "sh", "-c", "sleep 30", cwd=cwd)
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    path = tmp_path / "work"
+    path.mkdir()
+    return path
+
+
+# -- both backends ----------------------------------------------------------------
+
+
+def test_backend_is_the_configured_one(runtime: Runtime, backend: SessionBackend) -> None:
+    assert isinstance(backend, SessionBackend)
+    assert backend.name == runtime.config.backend
+
+
+def test_started_session_exists_is_listed_and_is_gone_after_kill(
+    backend: SessionBackend, work: Path
+) -> None:
+    backend.start(sleeper("pi-issue-1", work))
+
+    assert backend.exists("pi-issue-1")
+    assert backend.list("pi") == ["pi-issue-1"]
+
+    backend.kill("pi-issue-1")
+
+    assert not backend.exists("pi-issue-1")
+    assert backend.list("pi") == []
+
+
+def test_no_sessions_yet_is_not_an_error(backend: SessionBackend) -> None:
+    assert backend.list("pi") == []
+    assert not backend.exists("pi-issue-1")
+    backend.kill("pi-issue-1")
+
+
+def test_kill_of_a_session_already_gone_is_not_an_error(
+    backend: SessionBackend, work: Path
+) -> None:
+    backend.start(sleeper("pi-issue-1", work))
+    backend.kill("pi-issue-1")
+    backend.kill("pi-issue-1")
+    assert not backend.exists("pi-issue-1")
+
+
+def test_session_whose_process_exits_stops_existing(backend: SessionBackend, work: Path) -> None:
+    backend.start(spec("pi-issue-1", "sh", "-c", "sleep 0.2", cwd=work))
+
+    wait_for(lambda: not backend.exists("pi-issue-1"))
+    assert backend.list("pi") == []
+
+
+def test_argv_reaches_the_process_literally_without_a_shell(
+    backend: SessionBackend, work: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "argv.json"
+    backend.start(spec("pi-issue-1", sys.executable, "-c", DUMP_ARGV, str(out), *HOSTILE, cwd=work))
+
+    assert wait_for(lambda: read_json(out)) == HOSTILE
+    assert pwned(tmp_path) == []
+
+
+def test_single_element_argv_is_executed_not_run_by_a_shell(
+    backend: SessionBackend, work: Path, tmp_path: Path
+) -> None:
+    # tmux runs a lone argument as `sh -c ARG`: a program path full of shell syntax
+    # must still simply be executed.
+    odd_dir = tmp_path / "odd $(touch PWNED) dir; `touch PWNED2`"
+    odd_dir.mkdir()
+    marker = tmp_path / "ran"
+    program = odd_dir / "run me"
+    program.write_text(f"#!/bin/sh\necho ran > '{marker}'\n")
+    program.chmod(0o755)
+
+    backend.start(spec("pi-issue-1", str(program), cwd=work))
+
+    assert wait_for(lambda: marker.exists() and marker.read_text()) == "ran\n"
+    assert pwned(tmp_path) == []
+
+
+def test_environment_from_spec_reaches_the_process(
+    backend: SessionBackend, work: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "env.json"
+    env = {
+        "PIRUN_ISSUE": "1",
+        "PIRUN_HOSTILE": "$(touch PWNED) `touch PWNED2` #(touch PWNED3);",
+        "PIRUN_FORMAT": "#{session_name}",
+    }
+    backend.start(
+        spec("pi-issue-1", sys.executable, "-c", DUMP_ENV_AND_CWD, str(out), cwd=work, env=env)
+    )
+
+    seen = wait_for(lambda: read_json(out))["env"]
+    assert {key: seen.get(key) for key in env} == env
+    assert pwned(tmp_path) == []
+
+
+def test_process_runs_in_the_requested_working_directory(
+    backend: SessionBackend, tmp_path: Path
+) -> None:
+    # tmux format-expands the start directory: `#(...)` in it would run a command.
+    cwd = tmp_path / "dir #(touch PWNED) #{session_name};"
+    cwd.mkdir()
+    out = tmp_path / "cwd.json"
+
+    backend.start(spec("pi-issue-1", sys.executable, "-c", DUMP_ENV_AND_CWD, str(out), cwd=cwd))
+
+    assert Path(wait_for(lambda: read_json(out))["cwd"]) == cwd.resolve()
+    assert pwned(tmp_path) == []
+
+
+def test_exists_and_kill_match_the_exact_name_not_a_prefix(
+    backend: SessionBackend, work: Path
+) -> None:
+    backend.start(sleeper("pi-issue-10", work))
+
+    assert not backend.exists("pi-issue-1")
+    backend.kill("pi-issue-1")
+
+    assert backend.exists("pi-issue-10")
+
+
+def test_list_returns_only_sessions_with_the_prefix(backend: SessionBackend, work: Path) -> None:
+    backend.start(sleeper("pi-issue-1", work))
+    backend.start(sleeper("pi-issue-2", work))
+    backend.start(sleeper("other-issue-3", work))
+
+    assert sorted(backend.list("pi-issue-")) == ["pi-issue-1", "pi-issue-2"]
+    assert backend.list("other-") == ["other-issue-3"]
+    assert backend.list("nobody-") == []
+
+
+def test_starting_a_session_whose_name_is_taken_fails(backend: SessionBackend, work: Path) -> None:
+    backend.start(sleeper("pi-issue-1", work))
+
+    with pytest.raises(BackendError, match="already exists"):
+        backend.start(sleeper("pi-issue-1", work))
+    assert backend.exists("pi-issue-1")
+
+
+@pytest.mark.parametrize(
+    "name", ["", "pi.issue", "pi:issue", "../pi", "pi/issue", "pi issue", "#(touch PWNED)",
+             "-pi", "pi;", "=pi"],
+)  # fmt: skip
+def test_invalid_session_names_are_rejected(
+    backend: SessionBackend, work: Path, tmp_path: Path, name: str
+) -> None:
+    with pytest.raises(BackendError, match="invalid session name"):
+        backend.start(sleeper(name, work))
+    with pytest.raises(BackendError, match="invalid session name"):
+        backend.exists(name)
+    with pytest.raises(BackendError, match="invalid session name"):
+        backend.kill(name)
+    assert pwned(tmp_path) == []
+
+
+def test_missing_program_fails_to_start(backend: SessionBackend, work: Path) -> None:
+    with pytest.raises(BackendError, match="no-such-program-for-pirun"):
+        backend.start(spec("pi-issue-1", "no-such-program-for-pirun", "arg", cwd=work))
+    assert not backend.exists("pi-issue-1")
+
+
+def test_missing_working_directory_fails_to_start(backend: SessionBackend, tmp_path: Path) -> None:
+    with pytest.raises(BackendError, match="no such directory"):
+        backend.start(sleeper("pi-issue-1", tmp_path / "missing"))
+    assert not backend.exists("pi-issue-1")
+
+
+def test_session_outlives_the_process_that_started_it(
+    runtime: Runtime, backend: SessionBackend, work: Path
+) -> None:
+    # `pirun run` exits right after starting the session.
+    script = (
+        "import sys; from pathlib import Path\n"
+        "from pirun.runtime import Runtime\n"
+        "from pirun.model import SessionSpec\n"
+        "rt = Runtime.load(Path(sys.argv[1]))\n"
+        "rt.backend.start(SessionSpec('pi-issue-1', ('sh', '-c', 'sleep 30'), Path(sys.argv[2])))\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", script, str(runtime.config.root), str(work)],
+        check=True, timeout=30, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+    assert backend.exists("pi-issue-1")
+    assert backend.list("pi") == ["pi-issue-1"]
+
+
+def test_kill_stops_programs_ignoring_signals_and_their_own_session_children(
+    backend: SessionBackend, work: Path, tmp_path: Path
+) -> None:
+    pids_file = tmp_path / "pids"
+    backend.start(spec("pi-issue-1", sys.executable, "-c", STUBBORN, str(pids_file), cwd=work))
+    pids = [int(p) for p in wait_for(lambda: pids_file.exists() and pids_file.read_text()).split()]
+    procs = [stat.id for stat in map(procfs.read_stat, pids) if stat is not None]
+    assert len(procs) == 2
+
+    backend.kill("pi-issue-1")
+
+    assert not backend.exists("pi-issue-1")
+    wait_for(lambda: not any(procfs.is_alive(proc) for proc in procs))
+
+
+# -- tmux ---------------------------------------------------------------------------
+
+
+def test_tmux_backend_uses_the_configured_private_socket(
+    tmux_runtime: Runtime, tmux_socket: str, work: Path
+) -> None:
+    backend = tmux_runtime.backend
+    backend.start(sleeper("pi-issue-1", work))
+
+    listed = subprocess.run(
+        ["tmux", "-L", tmux_socket, "list-sessions", "-F", "#{session_name}"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert listed.stdout.split() == ["pi-issue-1"]
+
+
+def test_tmux_send_text_pastes_literally_without_executing_anything(
+    tmux_runtime: Runtime, work: Path, tmp_path: Path
+) -> None:
+    backend = tmux_runtime.backend
+    out = tmp_path / "pasted"
+    backend.start(spec("pi-issue-1", "sh", "-c", 'exec cat > "$1"', "sh", str(out), cwd=work))
+    text = (
+        "echo $(touch PWNED1) `touch PWNED2`; touch PWNED3 \"double\" 'single'\n"
+        "second line \\n #{session_name} #(touch PWNED4) C-c Enter\n"
+        "third line"
+    )
+
+    backend.send_text("pi-issue-1", text)
+
+    assert wait_for(lambda: out.exists() and out.read_text() == text + "\n")
+    assert pwned(tmp_path) == []
+    assert backend.exists("pi-issue-1")
+
+
+def test_tmux_send_text_drops_control_characters(
+    tmux_runtime: Runtime, work: Path, tmp_path: Path
+) -> None:
+    # ESC [201~ would end a bracketed paste early; Ctrl-C would interrupt the agent.
+    backend = tmux_runtime.backend
+    out = tmp_path / "pasted"
+    backend.start(spec("pi-issue-1", "sh", "-c", 'exec cat > "$1"', "sh", str(out), cwd=work))
+
+    backend.send_text("pi-issue-1", "before\x1b[201~\x03\x04\x7fafter\tend\r\nnext")
+
+    assert wait_for(lambda: out.exists() and out.read_text() == "before[201~after\tend\nnext\n")
+    assert backend.exists("pi-issue-1")
+
+
+def test_tmux_send_text_is_a_bracketed_paste_when_the_program_asks_for_one(
+    tmux_runtime: Runtime, tmux_socket: str, work: Path, tmp_path: Path
+) -> None:
+    backend = tmux_runtime.backend
+    out = tmp_path / "raw"
+    backend.start(spec("pi-issue-1", sys.executable, "-c", BRACKETED_READER, str(out), cwd=work))
+
+    def screen() -> str:
+        return subprocess.run(
+            ["tmux", "-L", tmux_socket, "capture-pane", "-p", "-t", "=pi-issue-1:"],
+            capture_output=True, text=True,
+        ).stdout  # fmt: skip
+
+    # tmux handles pane output in order: once READY shows, paste mode is on.
+    wait_for(lambda: "READY" in screen())
+
+    backend.send_text("pi-issue-1", "first\nsecond \x1b[201~ tail")
+
+    raw = wait_for(lambda: out.exists() and out.read_bytes())
+    assert raw == b"\x1b[200~first\rsecond [201~ tail\x1b[201~\r"
+
+
+def test_tmux_send_text_to_a_missing_session_fails(tmux_runtime: Runtime, work: Path) -> None:
+    backend = tmux_runtime.backend
+    backend.start(sleeper("pi-issue-10", work))
+
+    with pytest.raises(BackendError, match="no session named pi-issue-1"):
+        backend.send_text("pi-issue-1", "hello")
+
+
+def test_tmux_attach_outside_a_terminal_is_refused(tmux_runtime: Runtime, work: Path) -> None:
+    backend = tmux_runtime.backend
+    backend.start(sleeper("pi-issue-1", work))
+
+    with pytest.raises(BackendError, match="cannot attach: not a terminal"):
+        backend.attach("pi-issue-1")
+
+
+def test_tmux_attach_replaces_this_process_with_tmux_attach_on_the_socket(
+    tmux_runtime: Runtime, tmux_socket: str, work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = tmux_runtime.backend
+    backend.start(sleeper("pi-issue-1", work))
+    calls = []
+
+    class Execed(Exception):
+        pass
+
+    def fake_exec(file: str, argv: list[str], env: dict[str, str]) -> None:
+        calls.append(argv)
+        raise Execed
+
+    monkeypatch.setattr(os, "isatty", lambda fd: True)
+    monkeypatch.setattr(os, "execvpe", fake_exec)
+    with pytest.raises(Execed):
+        backend.attach("pi-issue-1")
+
+    assert calls[0][1:] == ["-L", tmux_socket, "attach-session", "-t", "=pi-issue-1"]
+
+
+def test_tmux_attach_to_a_missing_session_fails(tmux_runtime: Runtime) -> None:
+    with pytest.raises(BackendError, match="no session named pi-issue-1"):
+        tmux_runtime.backend.attach("pi-issue-1")
+
+
+def test_tmux_sessions_survive_a_user_config_that_destroys_detached_sessions(
+    repo: Any, tmux_socket: str, work: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".tmux.conf").write_text(
+        "set -g remain-on-exit on\nset -g destroy-unattached on\nset -s exit-unattached on\n"
+    )
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    repo.write_config(backend="tmux", tmux={"socket_name": tmux_socket})
+    backend = Runtime.load(repo.path).backend
+
+    backend.start(sleeper("pi-issue-1", work))
+    backend.start(spec("pi-issue-2", "sh", "-c", "exit 0", cwd=work))
+
+    # Every tmux client that disconnects makes tmux apply destroy-unattached.
+    wait_for(lambda: not backend.exists("pi-issue-2"))  # remain-on-exit overridden
+    for _ in range(3):
+        assert backend.list("pi") == ["pi-issue-1"]
+    assert backend.exists("pi-issue-1")
+
+
+def test_missing_tmux_is_reported_with_a_way_out(
+    tmux_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pirun_tmux
+
+    monkeypatch.setattr(pirun_tmux.shutil, "which", lambda *args, **kwargs: None)
+
+    with pytest.raises(BackendError, match="tmux is not installed; install it or set backend"):
+        _ = tmux_runtime.backend
+
+
+# -- process ------------------------------------------------------------------------
+
+
+def record_path(runtime: Runtime, name: str) -> Path:
+    return runtime.config.run_dir / "sessions" / f"{name}.json"
+
+
+def test_process_session_is_recorded_with_pid_and_start_time_in_its_own_session(
+    process_runtime: Runtime, process_backend: Any, work: Path
+) -> None:
+    process_backend.start(sleeper("pi-issue-1", work))
+
+    record = json.loads(record_path(process_runtime, "pi-issue-1").read_text())
+    stat = procfs.read_stat(record["pid"])
+    assert stat is not None
+    assert record["name"] == "pi-issue-1"
+    assert record["start_time"] == stat.start_time
+    assert os.getsid(record["pid"]) == record["pid"]  # leads a new session
+    assert stat.pgid == record["pid"]
+
+
+def test_process_record_whose_pid_now_belongs_to_another_process_is_not_the_session(
+    process_runtime: Runtime, process_backend: Any
+) -> None:
+    # Our own pid stands in for a pid the kernel has given to a stranger.
+    me = procfs.read_stat(os.getpid())
+    assert me is not None
+    path = record_path(process_runtime, "pi-issue-1")
+    path.parent.mkdir(parents=True)
+    fake = {"name": "pi-issue-1", "pid": os.getpid(), "start_time": me.start_time + 1}
+    path.write_text(json.dumps(fake))
+
+    assert not process_backend.exists("pi-issue-1")
+    process_backend.kill("pi-issue-1")  # must not signal the stranger (us)
+
+    assert not path.exists()
+    path.write_text(json.dumps(fake))
+    assert process_backend.list("pi") == []
+    assert not path.exists()  # dead records are removed when seen
+
+
+def test_process_record_that_is_not_json_is_not_a_session(
+    process_runtime: Runtime, process_backend: Any
+) -> None:
+    path = record_path(process_runtime, "pi-issue-1")
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json")
+
+    assert not process_backend.exists("pi-issue-1")
+    assert process_backend.list("pi") == []
+    assert not path.exists()
+
+
+def test_process_exited_session_is_reaped_not_left_a_zombie(
+    process_runtime: Runtime, process_backend: Any, work: Path
+) -> None:
+    process_backend.start(spec("pi-issue-1", sys.executable, "-c", "pass", cwd=work))
+    record = json.loads(record_path(process_runtime, "pi-issue-1").read_text())
+    proc = procfs.ProcId(record["pid"], record["start_time"])
+
+    wait_for(lambda: not process_backend.exists("pi-issue-1"))
+
+    stat = procfs.read_stat(proc.pid)
+    assert stat is None or stat.id != proc
+
+
+def test_process_zombie_started_by_another_backend_instance_is_reaped(
+    repo: Any, process_runtime: Runtime, process_backend: Any, work: Path
+) -> None:
+    process_backend.start(spec("pi-issue-1", sys.executable, "-c", "pass", cwd=work))
+    pid = json.loads(record_path(process_runtime, "pi-issue-1").read_text())["pid"]
+    other = Runtime.load(repo.path).backend
+    # Let it exit and become a zombie of this process, without polling it.
+    wait_for(lambda: (stat := procfs.read_stat(pid)) is not None and stat.dead)
+
+    assert not other.exists("pi-issue-1")
+
+    assert procfs.read_stat(pid) is None
+
+
+def test_process_backend_has_no_terminal_for_attach_or_send_text(
+    process_backend: Any, work: Path
+) -> None:
+    process_backend.start(sleeper("pi-issue-1", work))
+
+    with pytest.raises(BackendError, match=r"no terminal to attach to; use `pirun logs -f N`"):
+        process_backend.attach("pi-issue-1")
+    with pytest.raises(BackendError, match="needs the tmux backend"):
+        process_backend.send_text("pi-issue-1", "hello")
