@@ -30,6 +30,8 @@ _ESCAPES = re.compile(
 #: line breaks cannot grow memory without bound.
 MAX_LINE_CHARS = 64 * 1024
 
+_BREAKS = re.compile(r"\r\n|\r|\n")
+
 
 def strip_escapes(text: str) -> str:
     return _ESCAPES.sub("", text)
@@ -45,16 +47,24 @@ class LineAssembler:
     def __init__(self) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._pending = ""
+        self._after_cr = False
 
     def feed(self, data: bytes) -> Iterator[str]:
-        text = self._pending + self._decoder.decode(data)
-        parts = re.split(r"\r\n|\r|\n", text)
+        text = self._decoder.decode(data)
+        if self._after_cr and text.startswith("\n"):
+            text = text[1:]  # the `\n` of a `\r\n` split between two reads
+        if text:
+            self._after_cr = text.endswith("\r")
+        # Only the new text is split (the pending part holds no line break), so a
+        # long line arriving in small reads costs linear time, not quadratic.
+        parts = _BREAKS.split(text)
+        parts[0] = self._pending + parts[0]
         self._pending = parts.pop()
         for part in parts:
             yield strip_escapes(part)
-        if len(self._pending) > MAX_LINE_CHARS:
-            yield strip_escapes(self._pending)
-            self._pending = ""
+        while len(self._pending) > MAX_LINE_CHARS:
+            yield strip_escapes(self._pending[:MAX_LINE_CHARS])
+            self._pending = self._pending[MAX_LINE_CHARS:]
 
     def flush(self) -> Iterator[str]:
         rest = self._pending + self._decoder.decode(b"", final=True)

@@ -1,0 +1,312 @@
+"""Tests for pirun.plugin: entry points, `plugins:`, `disable:`, `-p no:NAME`, PIRUN_PLUGINS."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pirun.errors import ConfigError
+from pirun.model import SessionSpec
+from pirun.plugin import describe_plugins
+from pirun.protocols import SessionBackend
+from pirun.runtime import Runtime
+
+BUNDLED = {
+    "local", "github", "textdeps", "worktree", "tmux",
+    "process", "jsonstatus", "markers", "agents", "lifecycle",
+}
+
+HELLO_PLUGIN = '''
+import typer
+
+from pirun import hookimpl
+
+CONFIGURED = []
+
+
+@hookimpl
+def pirun_configure(config):
+    CONFIGURED.append(config.root)
+
+
+@hookimpl
+def pirun_register_commands(app: typer.Typer) -> None:
+    @app.command()
+    def hello(name: str = typer.Option("world", help="Who to greet.")) -> None:
+        """Say hello (added by a repo plugin)."""
+        print(f"hello {name} from pirun")
+'''
+
+BAD_HOOK_PLUGIN = '''
+from pirun import hookimpl
+
+
+@hookimpl
+def pirun_nonexistent(config):
+    return None
+'''
+
+
+def add_repo_plugin(repo, name: str, source: str) -> str:
+    path = repo.path / ".pirun" / "plugins" / f"{name}.py"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(source, encoding="utf-8")
+    return f".pirun/plugins/{name}.py"
+
+
+def plugins_json(pirun, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    result = pirun(*args, "plugins", "--json", env=env)
+    assert result.exit_code == 0, result.stderr
+    return {entry["name"]: entry for entry in json.loads(result.stdout)}
+
+
+def assert_one_line_error(result, *fragments: str) -> None:
+    assert result.exit_code == 3, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+# --- entry points ------------------------------------------------------------------------------
+
+
+def test_plugins_json_lists_every_bundled_entry_point_with_its_hooks(pirun) -> None:
+    plugins = plugins_json(pirun)
+    assert set(plugins) >= BUNDLED
+    for name in BUNDLED:
+        entry = plugins[name]
+        assert isinstance(entry["hooks"], list) and entry["hooks"], name
+        assert all(hook.startswith("pirun_") for hook in entry["hooks"]), name
+        assert "entry point (pirun " in entry["source"], entry
+    assert "pirun_make_detectors" in plugins["markers"]["hooks"]
+    assert "pirun_status_store" in plugins["jsonstatus"]["hooks"]
+
+
+def test_plugins_text_output_lists_names_and_hooks(pirun) -> None:
+    result = pirun("plugins")
+    assert result.exit_code == 0
+    assert "markers" in result.stdout
+    assert "pirun_make_detectors" in result.stdout
+
+
+def test_dash_p_no_name_removes_that_plugin(pirun) -> None:
+    plugins = plugins_json(pirun, "-p", "no:markers")
+    assert "markers" not in plugins
+    assert set(plugins) >= BUNDLED - {"markers"}
+
+
+def test_dash_p_can_be_repeated(pirun) -> None:
+    plugins = plugins_json(pirun, "-p", "no:markers", "-p", "no:github")
+    assert not {"markers", "github"} & set(plugins)
+    assert "jsonstatus" in plugins
+
+
+def test_dash_p_without_no_prefix_is_a_usage_error(pirun) -> None:
+    assert_one_line_error(pirun("-p", "markers", "plugins"), "no:NAME")
+
+
+def test_config_disable_removes_that_plugin(repo, pirun) -> None:
+    repo.write_config(disable=["markers"])
+    plugins = plugins_json(pirun)
+    assert "markers" not in plugins
+    assert set(plugins) >= BUNDLED - {"markers"}
+
+
+def test_pirun_plugins_env_loads_only_the_named_plugins(pirun) -> None:
+    plugins = plugins_json(pirun, env={"PIRUN_PLUGINS": "local, jsonstatus"})
+    assert set(plugins) == {"local", "jsonstatus"}
+
+
+def test_empty_pirun_plugins_env_loads_no_installed_plugin(pirun) -> None:
+    assert plugins_json(pirun, env={"PIRUN_PLUGINS": ""}) == {}
+
+
+def test_pirun_plugins_env_and_disable_combine(repo, pirun) -> None:
+    repo.write_config(disable=["local"])
+    plugins = plugins_json(pirun, env={"PIRUN_PLUGINS": "local,jsonstatus"})
+    assert set(plugins) == {"jsonstatus"}
+
+
+def test_disabled_names_are_blocked_in_process(repo) -> None:
+    rt = Runtime.load(repo.path, disabled=["markers", "tmux"])
+    names = {info.name for info in describe_plugins(rt.pm)}
+    assert names >= BUNDLED - {"markers", "tmux"}
+    assert not names & {"markers", "tmux"}
+    assert rt.pm.hook.pirun_make_detectors(config=rt.config, issue=1, prompt="") == []
+
+
+# --- per-repo plugins ----------------------------------------------------------------------------
+
+
+def test_repo_plugin_file_listed_in_config_is_loaded_with_its_hooks(repo, pirun) -> None:
+    entry = add_repo_plugin(repo, "hello", HELLO_PLUGIN)
+    repo.write_config(plugins=[entry])
+    plugins = plugins_json(pirun)
+    assert plugins["hello"]["hooks"] == ["pirun_configure", "pirun_register_commands"]
+    assert plugins["hello"]["source"].endswith("hello.py")
+    assert set(plugins) >= BUNDLED
+
+
+def test_repo_plugin_receives_the_historic_configure_call(repo) -> None:
+    entry = add_repo_plugin(repo, "hello", HELLO_PLUGIN)
+    repo.write_config(plugins=[entry])
+    rt = Runtime.load(repo.path)
+    module = rt.pm.get_plugin("hello")
+    assert [rt.config.root] == module.CONFIGURED
+
+
+def test_repo_plugin_file_not_listed_in_config_is_not_loaded(repo, pirun) -> None:
+    add_repo_plugin(repo, "hello", HELLO_PLUGIN)
+    assert "hello" not in plugins_json(pirun)
+
+
+def test_repo_plugin_can_be_disabled_by_its_name(repo, pirun) -> None:
+    entry = add_repo_plugin(repo, "hello", HELLO_PLUGIN)
+    repo.write_config(plugins=[entry])
+    assert "hello" not in plugins_json(pirun, "-p", "no:hello")
+
+
+def test_repo_plugin_adds_a_cli_command(repo, pirun) -> None:
+    entry = add_repo_plugin(repo, "hello", HELLO_PLUGIN)
+    repo.write_config(plugins=[entry])
+    result = pirun("hello", "--name", "Ada")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == "hello Ada from pirun"
+    assert "hello" in pirun("--help").stdout
+
+
+def test_repo_plugin_command_works_from_another_directory_with_dash_c(
+    repo, pirun, tmp_path: Path
+) -> None:
+    entry = add_repo_plugin(repo, "hello", HELLO_PLUGIN)
+    repo.write_config(plugins=[entry])
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = pirun("-C", str(repo.path), "hello", cwd=elsewhere)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == "hello world from pirun"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="cli.main catches click.UsageError, but typer 0.29 raises its vendored "
+    "typer._click exceptions: an unknown command prints a traceback and exits 1",
+)
+def test_command_of_an_unlisted_plugin_does_not_exist(repo, pirun) -> None:
+    add_repo_plugin(repo, "hello", HELLO_PLUGIN)
+    result = pirun("hello")
+    assert result.exit_code == 3
+    assert "hello" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_plugin_implementing_an_unknown_hook_exits_3_with_one_line(repo, pirun) -> None:
+    entry = add_repo_plugin(repo, "bad", BAD_HOOK_PLUGIN)
+    repo.write_config(plugins=[entry])
+    assert_one_line_error(pirun("plugins"), "pirun_nonexistent")
+
+
+def test_plugin_implementing_an_unknown_hook_is_a_config_error_in_process(repo) -> None:
+    entry = add_repo_plugin(repo, "bad", BAD_HOOK_PLUGIN)
+    repo.write_config(plugins=[entry])
+    with pytest.raises(ConfigError, match="pirun_nonexistent"):
+        Runtime.load(repo.path)
+
+
+def test_missing_repo_plugin_file_exits_3_naming_it(repo, pirun) -> None:
+    repo.write_config(plugins=[".pirun/plugins/missing.py"])
+    assert_one_line_error(pirun("plugins"), "missing.py")
+
+
+def test_repo_plugin_failing_on_import_exits_3_with_one_line(repo, pirun) -> None:
+    entry = add_repo_plugin(repo, "broken", "raise RuntimeError('boom at import')\n")
+    repo.write_config(plugins=[entry])
+    assert_one_line_error(pirun("plugins"), "broken.py", "boom at import")
+
+
+def test_unimportable_plugin_module_exits_3_naming_it(repo, pirun) -> None:
+    repo.write_config(plugins=["pirun_no_such_plugin_module"])
+    assert_one_line_error(pirun("plugins"), "pirun_no_such_plugin_module")
+
+
+# --- a third-party package ----------------------------------------------------------------------
+
+FAKE_PACKAGE = Path(__file__).resolve().parents[1] / "data" / "pirun-fakebackend"
+FAKE_DIST = "pirun-fakebackend"
+
+
+@pytest.fixture
+def fakebackend_installed(request: pytest.FixtureRequest) -> None:
+    """`pirun-fakebackend` pip-installed into this environment for the test, then removed."""
+    pip = [sys.executable, "-m", "pip"]
+
+    def uninstall() -> None:
+        subprocess.run([*pip, "uninstall", "-y", "-q", FAKE_DIST], capture_output=True)
+        sys.modules.pop("pirun_fakebackend", None)
+        importlib.invalidate_caches()
+
+    request.addfinalizer(uninstall)
+    result = subprocess.run(
+        [*pip, "install", "--no-deps", "--no-build-isolation", "-q", str(FAKE_PACKAGE)],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    importlib.invalidate_caches()
+
+
+def wait_for_file(path: Path, limit: float = 30.0) -> None:
+    deadline = time.monotonic() + limit
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+@pytest.mark.slow
+def test_installed_third_party_package_adds_a_backend_and_options(
+    fakebackend_installed, repo, pirun, tmp_path: Path
+) -> None:
+    repo.write_config(backend="fake", fake={"marker": "from-config"})
+
+    plugins = plugins_json(pirun)
+    assert FAKE_DIST in plugins["fakebackend"]["source"]
+    assert plugins["fakebackend"]["hooks"] == ["pirun_config_options", "pirun_session_backend"]
+    assert set(plugins) >= BUNDLED
+
+    rt = Runtime.load(repo.path)
+    assert rt.config.get("fake.marker") == "from-config"
+    backend = rt.backend
+    assert backend.name == "fake"
+    assert type(backend).__module__ == "pirun_fakebackend"
+    assert isinstance(backend, SessionBackend)
+
+    # It really runs sessions: start one, see it, stop it.
+    seen = tmp_path / "seen"
+    script = (
+        "import os, sys, time; "
+        "open(sys.argv[1], 'w').write(os.environ.get('PIRUN_FAKE_MARKER', '')); "
+        "time.sleep(120)"
+    )
+    spec = SessionSpec("pi-issue-1", (sys.executable, "-c", script, str(seen)), tmp_path)
+    backend.start(spec)
+    try:
+        wait_for_file(seen)
+        assert backend.exists("pi-issue-1")
+        assert backend.list("pi-") == ["pi-issue-1"]
+        assert seen.read_text() == "from-config"
+    finally:
+        backend.kill("pi-issue-1")
+    assert not backend.exists("pi-issue-1")
+    assert backend.list("pi-") == []
+
+
+def test_third_party_options_are_unknown_without_the_package(repo, pirun) -> None:
+    repo.write_config(backend="fake", fake={"marker": "x"})
+    assert_one_line_error(pirun("plugins"), "'fake'")
