@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -77,3 +80,34 @@ def process_backend(process_runtime: Runtime) -> Iterator[Any]:
     yield backend
     for name in backend.list(""):
         backend.kill(name)
+
+
+SCREEN_EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "pirun-screen"
+
+
+@pytest.fixture(scope="session")
+def screen_plugin_installed() -> None:
+    """Install the example third-party screen plugin the way a user would."""
+    if shutil.which("screen") is None:
+        pytest.skip("GNU screen is not installed")
+    if importlib.util.find_spec("pirun_screen") is None:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+             "--no-build-isolation", str(SCREEN_EXAMPLE)],
+            check=True, capture_output=True,
+        )
+        importlib.invalidate_caches()
+
+
+@pytest.fixture(params=["tmux", "process", "screen"])
+def backend_config(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
+    """Each backend in turn: both bundled ones and the external screen example,
+    which must pass the same tests."""
+    if request.param == "tmux":
+        return {"backend": "tmux", "tmux": {"socket_name": request.getfixturevalue("tmux_socket")}}
+    if request.param == "screen":
+        request.getfixturevalue("screen_plugin_installed")
+        request.getfixturevalue("monkeypatch").setenv("PIRUN_PLUGINS", "tmux,process,screen")
+        # Sessions left over are killed by the `runtime` fixture, as for the others.
+        return {"backend": "screen", "screen": {"socket_dir": str(tmp_path / "screens")}}
+    return {"backend": "process"}
