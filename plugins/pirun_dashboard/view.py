@@ -1,0 +1,197 @@
+"""The dashboard screen: rows from the status store and sessions, keys, redraws.
+
+Redraws on status-file events (and once a second for ages and last output), and
+takes single keys: up/down or j/k select, `a` attach, `n` nudge, `s` stop, `q` quit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import sys
+import termios
+import threading
+import tty
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from pirun.errors import PirunError
+from pirun.progress import last_log_line
+from pirun.render import human_age
+from pirun.runtime import Runtime
+from pirun.sessions import reconcile
+from pirun.watch import StatusEvents
+
+STYLES = {
+    "running": "cyan", "waiting": "magenta", "complete": "green", "error": "red",
+    "unknown": "dim",
+}
+HELP = "↑/↓ select  a attach  n nudge  s stop  q quit"
+
+
+@dataclass(frozen=True)
+class Row:
+    issue: int
+    session: str
+    title: str
+    state: str
+    age: str
+    alive: bool
+    last_line: str
+
+
+def collect_rows(rt: Runtime) -> list[Row]:
+    config = rt.config
+    live = set(rt.backend.list(config.prefix))
+    records = {record.issue: record for record in rt.store.list()}
+    issues = set(records) | {
+        n for n in (config.issue_of_session(name) for name in live) if n is not None
+    }
+    rows = []
+    for number in sorted(issues):
+        record = records.get(number)
+        session = config.session_name(number)
+        rows.append(Row(
+            issue=number,
+            session=session,
+            title=(record.title or "") if record else "",
+            state=record.status.value if record else "unknown",
+            age=human_age(record.age_seconds()) if record else "",
+            alive=session in live,
+            last_line=last_log_line(config.log_path(number)),
+        ))
+    return rows
+
+
+def render(rows: list[Row], selected: int, message: str) -> Group:
+    table = Table(expand=True, show_edge=False)
+    for column in ("Issue", "Title", "State", "Age", "Session", "Last output"):
+        table.add_column(column, no_wrap=True, overflow="ellipsis")
+    for index, row in enumerate(rows):
+        table.add_row(
+            f"#{row.issue}", row.title, Text(row.state, style=STYLES.get(row.state, "")),
+            row.age, row.session if row.alive else "-", row.last_line,
+            style="reverse" if index == selected else None,
+        )
+    footer = Text(message or HELP, style="dim" if not message else "bold")
+    return Group(Text(f"pirun dashboard: {len(rows)} issues", style="bold"), table, footer)
+
+
+@contextlib.contextmanager
+def cbreak(fd: int) -> Iterator[None]:
+    saved = termios.tcgetattr(fd)
+    tty.setcbreak(fd)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def read_key(fd: int, wakeup: int, timeout: float) -> str | None:
+    """A key press, or None when a status change (`wakeup`) or the timeout came first."""
+    ready, _, _ = select.select([fd, wakeup], [], [], timeout)
+    if wakeup in ready:
+        os.read(wakeup, 4096)
+    if fd not in ready:
+        return None
+    data = os.read(fd, 16).decode("utf-8", "replace")
+    return {"\x1b[A": "up", "\x1b[B": "down", "k": "up", "j": "down"}.get(data, data)
+
+
+def attach_and_return(rt: Runtime, session: str) -> None:
+    """Attach in a child, so detaching comes back to the dashboard."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            rt.backend.attach(session)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
+def prompt_line(console: Console, label: str) -> str:
+    console.show_cursor(True)
+    try:
+        return console.input(label)
+    finally:
+        console.show_cursor(False)
+
+
+def run_dashboard(rt: Runtime) -> None:
+    from pirun.cli import stop_issue
+
+    if not sys.stdin.isatty():
+        raise PirunError("the dashboard needs a terminal")
+    console = Console()
+    events = StatusEvents(rt.config.status_dir, interval=1.0)
+    wakeup, notify = os.pipe()
+    done = threading.Event()
+
+    def forward_events() -> None:
+        # Status writes wake the screen at once; the 1 s timeout keeps ages fresh.
+        while not done.is_set():
+            events.wait()
+            with contextlib.suppress(OSError):
+                os.write(notify, b"x")
+
+    threading.Thread(target=forward_events, daemon=True).start()
+    fd = sys.stdin.fileno()
+    selected, message = 0, ""
+    try:
+        with cbreak(fd), Live(console=console, screen=True, auto_refresh=False) as live:
+            while True:
+                reconcile(rt)
+                rows = collect_rows(rt)
+                selected = max(0, min(selected, len(rows) - 1))
+                live.update(render(rows, selected, message), refresh=True)
+                key = read_key(fd, wakeup, timeout=1.0)
+                if key is None:
+                    continue
+                message = ""
+                row = rows[selected] if rows else None
+                if key == "q":
+                    return
+                if key == "up":
+                    selected -= 1
+                elif key == "down":
+                    selected += 1
+                elif row is not None and key == "s":
+                    stop_issue(rt, row.issue)
+                    message = f"stopped #{row.issue}"
+                elif row is not None and key in ("a", "n") and not row.alive:
+                    message = f"#{row.issue} has no live session"
+                elif row is not None and key == "a":
+                    live.stop()
+                    attach_and_return(rt, row.session)
+                    live.start()
+                elif row is not None and key == "n":
+                    live.stop()
+                    with _cooked(fd):
+                        text = prompt_line(console, f"nudge #{row.issue}> ")
+                    if text:
+                        rt.backend.send_text(row.session, text)
+                        message = f"sent to #{row.issue}"
+                    live.start()
+    finally:
+        done.set()
+        events.close()
+        os.close(wakeup)
+        os.close(notify)
+
+
+@contextlib.contextmanager
+def _cooked(fd: int) -> Iterator[None]:
+    saved = termios.tcgetattr(fd)
+    cooked = termios.tcgetattr(fd)
+    cooked[3] |= termios.ICANON | termios.ECHO
+    termios.tcsetattr(fd, termios.TCSADRAIN, cooked)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
