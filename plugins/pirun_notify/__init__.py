@@ -11,7 +11,6 @@ import shutil
 import subprocess
 import sys
 
-import httpx
 import structlog
 
 from pirun import hookimpl
@@ -62,6 +61,8 @@ def _desktop(title: str, message: str) -> None:
 
 
 def _webhook(url: str, payload: dict[str, object]) -> None:
+    import httpx  # only when a webhook is configured: every session loads this plugin
+
     try:
         response = httpx.post(url, json=payload, timeout=WEBHOOK_TIMEOUT)
         response.raise_for_status()
