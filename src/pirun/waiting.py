@@ -18,6 +18,7 @@ class WaitResult:
     failed: dict[int, str] = field(default_factory=dict)
     pending: list[int] = field(default_factory=list)
     timed_out: bool = False
+    interrupted: bool = False
 
 
 def wait_for(
@@ -33,8 +34,9 @@ def wait_for(
     `running` record whose session is gone is an error (`session vanished`)."""
     result = WaitResult(pending=list(numbers))
     deadline = time.monotonic() + timeout if timeout else None
-    events = StatusEvents(rt.config.status_dir, interval)
+    events: StatusEvents | None = None
     try:
+        events = StatusEvents(rt.config.status_dir, interval)
         while True:
             reconcile(rt)
             live = set(rt.backend.list(rt.config.prefix))
@@ -54,9 +56,14 @@ def wait_for(
                 on_finish(number, status, message)
             if not result.pending or (fail_fast and result.failed):
                 return result
-            if deadline is not None and time.monotonic() >= deadline:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
                 result.timed_out = True
                 return result
-            events.wait()
+            events.wait(remaining)
+    except KeyboardInterrupt:
+        result.interrupted = True
+        return result
     finally:
-        events.close()
+        if events is not None:
+            events.close()

@@ -4,19 +4,27 @@ The exec wrapper in each session writes the status record the moment it sees a
 result, so watching the status directory is enough to learn of every finish. File
 notifications wake the watcher within milliseconds; the `interval` timeout is only
 the fallback that notices sessions which vanished without writing anything.
+
+The notifications are read on a background thread that only sets a flag, so
+`wait()` can take any timeout (a `--timeout` shorter than `interval` is kept to the
+moment) and Ctrl-C reaches the main thread at once.
 """
 
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import structlog
 import watchfiles
 
 log = structlog.get_logger()
+
+
+def _is_record(_change: watchfiles.Change, path: str) -> bool:
+    # Records are replaced by rename from a hidden temporary file; the per-issue lock
+    # files and the temporary files themselves are noise.
+    return path.endswith(".json")
 
 
 class StatusEvents:
@@ -26,31 +34,42 @@ class StatusEvents:
         directory.mkdir(parents=True, exist_ok=True)
         self.interval = interval
         self._stop = threading.Event()
-        self._events: Iterator[set[tuple[watchfiles.Change, str]]] | None
+        self._changed = threading.Event()
+        self._started = threading.Event()
+        self._thread = threading.Thread(
+            target=self._watch, args=(directory,), name="pirun-status-events", daemon=True
+        )
+        self._thread.start()
+        # The notifier is set up right after the thread starts; a record written
+        # before that is read by the caller's first look anyway.
+        self._started.wait(1.0)
+
+    def _watch(self, directory: Path) -> None:
+        self._started.set()
         try:
-            self._events = watchfiles.watch(
+            for _changes in watchfiles.watch(
                 directory,
+                watch_filter=_is_record,
                 stop_event=self._stop,
-                rust_timeout=max(1, int(interval * 1000)),
-                yield_on_timeout=True,
                 debounce=10,
                 step=5,
-                raise_interrupt=True,
-            )
-        except OSError as exc:  # pragma: no cover - platforms without notifications
-            log.warning("file notifications unavailable; polling", error=str(exc))
-            self._events = None
+                rust_timeout=0,
+                raise_interrupt=False,
+            ):
+                self._changed.set()
+        except Exception as exc:  # platforms or file systems without notifications
+            if not self._stop.is_set():
+                log.warning("file notifications unavailable; polling", error=str(exc))
 
-    def wait(self) -> None:
-        if self._events is None:
-            time.sleep(self.interval)
-            return
-        try:
-            next(self._events)
-        except (OSError, RuntimeError) as exc:
-            log.warning("file notifications failed; polling", error=str(exc))
-            self._events = None
-            time.sleep(self.interval)
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until a record changes, `timeout` (at most `interval`) seconds pass,
+        or the fallback interval is up; True if a change woke it."""
+        limit = self.interval if timeout is None else max(0.0, min(timeout, self.interval))
+        changed = self._changed.wait(limit)
+        # Cleared before the caller reads the records: a change after this point
+        # sets the flag again and is seen on the next wait.
+        self._changed.clear()
+        return changed
 
     def close(self) -> None:
         self._stop.set()
