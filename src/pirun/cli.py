@@ -33,7 +33,7 @@ from pirun.render import columns, human_age, print_json, status_line, stderr, st
 from pirun.runtime import Runtime
 from pirun.scheduler import BatchOptions, Item, ItemState
 from pirun.sessions import reconcile
-from pirun.waiting import wait_for
+from pirun.waiting import WaitResult, wait_for
 
 app = typer.Typer(
     name="pirun",
@@ -473,32 +473,44 @@ def wait(
     if not issues:
         raise UsageError("no issues given")
     numbers = _issue_numbers(issues)
+    if (timeout is not None and timeout <= 0) or interval <= 0:
+        raise UsageError("--timeout and --interval must be positive")
     rt = STATE.runtime()
     show = not (STATE.quiet or json_output)
-    if show:
-        stdout.print(f"Waiting for {len(numbers)} sessions to complete...")
 
     def on_finish(number: int, status: Status, message: str) -> None:
         if show:
             outcome = "success" if status is Status.COMPLETE else f"error: {message}"
             stdout.print(f"Session {rt.config.session_name(number)} completed ({outcome})")
 
-    result = wait_for(
-        rt, numbers, timeout=timeout, fail_fast=fail_fast, interval=interval, on_finish=on_finish
-    )
+    try:
+        if show:
+            stdout.print(f"Waiting for {len(numbers)} sessions to complete...")
+        result = wait_for(
+            rt, numbers, timeout=timeout, fail_fast=fail_fast, interval=interval,
+            on_finish=on_finish,
+        )
+    except KeyboardInterrupt:
+        # Ctrl-C before wait_for took over (it reports its own partial result).
+        result = WaitResult(pending=list(numbers), interrupted=True)
     if json_output:
         print_json({
             "completed": result.completed,
             "failed": {str(k): v for k, v in result.failed.items()},
             "pending": result.pending,
             "timed_out": result.timed_out,
+            "interrupted": result.interrupted,
         })
     else:
+        if result.interrupted:
+            stdout.print("Interrupted: the sessions are left running.")
         stdout.print("Summary:")
         stdout.print(f"  Completed: {len(result.completed)}")
         stdout.print(f"  Failed: {len(result.failed)}")
         if result.pending:
             stdout.print(f"  Still running: {len(result.pending)}")
+    if result.interrupted:
+        raise typer.Exit(130)
     if result.failed:
         raise typer.Exit(1)
     if result.timed_out:
