@@ -3,6 +3,9 @@
 Issues and their native "blocked by" relations come from GitHub's GraphQL API, up
 to 50 issues per request (REST when the server's schema lacks the dependency
 fields, or with `github.graphql: false`). Each issue is fetched once per run.
+
+Optionally (`github.on_success`), a completed issue gets a comment naming its
+branch, or a pull request from it (see `publish`).
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ from typing import Any
 
 from pirun import hookimpl
 from pirun.config import Config, Option
-from pirun.model import Issue, IssueRef
+from pirun.model import Issue, IssueRef, Outcome, Status, StatusRecord, Workspace
 
+from .publish import on_success_action, publish
 from .tracker import GitHubTracker
 
 __all__ = ["GitHubTracker", "tracker_for"]
@@ -63,8 +67,22 @@ def pirun_config_options() -> Mapping[str, Any]:
                 "Longest rate-limit wait in seconds; a longer one fails instead.",
             ),
             "timeout": Option((int, float), 30, "Seconds before one HTTP request gives up."),
+            "on_success": Option(
+                str, "none",
+                "When an issue completes: none, comment (on the issue, naming its branch) "
+                "or pull_request (from its branch).",
+            ),
+            "push": Option(
+                bool, True, "on_success: pull_request pushes the branch to origin first."
+            ),
+            "pr_draft": Option(bool, True, "on_success: pull_request opens a draft."),
         }
     }
+
+
+@hookimpl
+def pirun_configure(config: Config) -> None:
+    on_success_action(config)  # a misspelt action is a configuration error at once
 
 
 @hookimpl
@@ -74,3 +92,15 @@ def pirun_fetch_issues(config: Config, refs: list[IssueRef]) -> list[Issue] | No
     if not refs:
         return []
     return tracker_for(config).fetch(refs)
+
+
+@hookimpl
+def pirun_session_finished(
+    config: Config, record: StatusRecord, outcome: Outcome, workspace: Workspace | None
+) -> None:
+    if config.tracker != "github" or record.status is not Status.COMPLETE or workspace is None:
+        return
+    action = config.get("github.on_success")
+    if action in (None, "none"):
+        return
+    publish(tracker_for, config, record, workspace, action)

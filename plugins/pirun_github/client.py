@@ -66,11 +66,16 @@ class RateLimited(Exception):
 
 
 class Transient(Exception):
-    """A network error or a 5xx answer: likely to go away if we retry soon."""
+    """A network error or a 5xx answer: likely to go away if we retry soon.
 
-    def __init__(self, message: str) -> None:
+    `sent` is False when the request cannot have reached GitHub (no connection was
+    made), so even a request that is not safe to repeat can be retried.
+    """
+
+    def __init__(self, message: str, *, sent: bool = True) -> None:
         super().__init__(message)
         self.message = message
+        self.sent = sent
 
 
 class GitHubClient:
@@ -143,7 +148,7 @@ class GitHubClient:
             return one_line(message or "")
         return ""
 
-    def json(self, response: httpx.Response, what: str) -> Any:
+    def json(self, response: httpx.Response, what: str, verb: str = "fetching") -> Any:
         try:
             return response.json()
         except ValueError:
@@ -152,7 +157,7 @@ class GitHubClient:
                 "an HTML page instead of JSON" if "html" in kind else "invalid or truncated JSON"
             )
             raise self.error(
-                f"GitHub returned {found} (HTTP {response.status_code}) while fetching {what}"
+                f"GitHub returned {found} (HTTP {response.status_code}) while {verb} {what}"
             ) from None
 
     # -- retries ----------------------------------------------------------------------
@@ -175,9 +180,23 @@ class GitHubClient:
             attempt=state.attempt_number,
         )
 
-    def _retrying(self, fn: Callable[[], T], what: str) -> T:
+    def _retrying(
+        self, fn: Callable[[], T], what: str, verb: str = "fetching", *, repeatable: bool = True
+    ) -> T:
+        """Run `fn`, retrying rate limits and transient failures.
+
+        A request that must not be repeated (`repeatable=False`: creating something)
+        is retried only when GitHub cannot have received it: rate limits, and
+        connections that were never made.
+        """
+
+        def retry(exc: BaseException) -> bool:
+            if isinstance(exc, RateLimited):
+                return True
+            return isinstance(exc, Transient) and (repeatable or not exc.sent)
+
         retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type((RateLimited, Transient)),
+            retry=tenacity.retry_if_exception(retry),
             stop=tenacity.stop_after_attempt(self.max_retries + 1),
             wait=self._wait,
             sleep=self._sleep,
@@ -188,16 +207,17 @@ class GitHubClient:
             return retrying(fn)
         except RateLimited as exc:
             raise self.error(
-                f"{exc.message} while fetching {what}, still after {self.max_retries} "
+                f"{exc.message} while {verb} {what}, still after {self.max_retries} "
                 "retries: try again later"
             ) from None
         except Transient as exc:
-            raise self.error(
-                f"{exc.message} while fetching {what} "
-                f"(gave up after {self.max_retries + 1} attempts)"
-            ) from None
+            attempts = retrying.statistics.get("attempt_number", 1)
+            tries = f"gave up after {attempts} attempts" if attempts > 1 else "not retried"
+            raise self.error(f"{exc.message} while {verb} {what} ({tries})") from None
 
-    def _rate_limit(self, response: httpx.Response, what: str, forced: bool) -> None:
+    def _rate_limit(
+        self, response: httpx.Response, what: str, forced: bool, verb: str = "fetching"
+    ) -> None:
         """Raise RateLimited if `response` is GitHub telling us to slow down."""
         headers = response.headers
         wait: float | None = None
@@ -218,7 +238,7 @@ class GitHubClient:
         if wait is not None and wait > self.max_wait:
             minutes = math.ceil(wait / 60)
             raise self.error(
-                f"GitHub rate limit exceeded while fetching {what}; it resets in about "
+                f"GitHub rate limit exceeded while {verb} {what}; it resets in about "
                 f"{minutes} min (more than github.max_wait): try again later"
             )
         kind = "secondary rate limit" if wait is None else "rate limit"
@@ -226,14 +246,20 @@ class GitHubClient:
 
     # -- requests ---------------------------------------------------------------------
 
-    def _send(self, method: str, url: str, what: str, **kwargs: Any) -> httpx.Response:
+    def _send(
+        self, method: str, url: str, what: str, verb: str = "fetching", **kwargs: Any
+    ) -> httpx.Response:
         try:
             response = self._http.request(method, url, **kwargs)
         except httpx.TransportError as exc:
             reason = one_line(exc) or type(exc).__name__
-            raise Transient(f"cannot reach GitHub at {self.api_url}: {reason}") from None
+            # No connection, no request: GitHub never saw it.
+            unsent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+            raise Transient(
+                f"cannot reach GitHub at {self.api_url}: {reason}", sent=not unsent
+            ) from None
         except httpx.HTTPError as exc:
-            raise self.error(f"GitHub request failed while fetching {what}: {exc}") from None
+            raise self.error(f"GitHub request failed while {verb} {what}: {exc}") from None
         status = response.status_code
         if status == 401:
             raise self.error(
@@ -241,7 +267,7 @@ class GitHubClient:
                 "or run `gh auth login`"
             )
         if status in (403, 429):
-            self._rate_limit(response, what, forced=False)
+            self._rate_limit(response, what, forced=False, verb=verb)
         if status >= 500:
             raise Transient(f"GitHub answered HTTP {status}")
         return response
@@ -282,6 +308,20 @@ class GitHubClient:
                 f"{self.message_of(response) or response.reason_phrase}"
             )
         return response
+
+    def post(
+        self, url: str, what: str, body: Mapping[str, Any], *, verb: str, repeatable: bool = False
+    ) -> httpx.Response:
+        """POST `body` as JSON to a REST resource; the answer, whatever its status.
+
+        Creating something is not safe to repeat, so only requests GitHub never saw are
+        retried, unless `repeatable` says a second copy would be refused anyway.
+        Errors read "... while {verb} {what}".
+        """
+        return self._retrying(
+            lambda: self._send("POST", url, what, verb, json=dict(body)),
+            what, verb, repeatable=repeatable,
+        )
 
     def get_list(
         self, url: str, what: str, params: Mapping[str, Any] | None = None

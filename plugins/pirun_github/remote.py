@@ -43,7 +43,7 @@ def parse_remote_url(url: str) -> str | None:
     return _strip_git(match.group(1), match.group(2)) if match else None
 
 
-def _redact_userinfo(url: str) -> str:
+def redact_userinfo(url: str) -> str:
     # A remote URL may carry credentials (https://user:token@host/...); never echo them.
     return re.sub(r"(://)[^/@\s]+@", r"\1***@", url)
 
@@ -78,7 +78,7 @@ def resolve_repo(config: Config) -> str:
     repo = parse_remote_url(url)
     if repo is None:
         raise ConfigError(
-            f"origin remote '{_redact_userinfo(url)}' is not a GitHub repository URL: "
+            f"origin remote '{redact_userinfo(url)}' is not a GitHub repository URL: "
             "set github.repo in .pirun.yaml or pass --repo owner/name"
         )
     return repo

@@ -1,8 +1,9 @@
 """A local stand-in for GitHub's API, answering in GitHub's documented shapes.
 
 It holds issues of any number of repositories and answers the two kinds of GraphQL
-query the plugin sends (aliased issues, and next pages of `blockedBy`) and the REST
-endpoints of the fallback. The shapes are the ones of the JSON files in `fixtures/`,
+query the plugin sends (aliased issues, and next pages of `blockedBy`), the REST
+endpoints of the fallback, and the ones used on success (get a repository, create
+an issue comment, create a pull request). The shapes are the ones of the JSON files in `fixtures/`,
 which a test compares against (`test_fake_answers_like_the_recorded_fixture`).
 
 Also used by `benchmarks/bench_github_requests.py`.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +37,9 @@ _ISSUE = re.compile(r"^\s*(i\d+): issue\(number: (\d+)\) \{ (.*) \}$")
 _NEXT_PAGE = re.compile(r'^blockedBy\(first: (\d+), after: "([^"]+)"\) \{ \.\.\.Related \}$')
 _FIRST_PAGE = re.compile(r"blockedBy\(first: (\d+)\)")
 _REST_ISSUE = re.compile(r"^/repos/([^/]+)/([^/]+)/issues/(\d+)(/dependencies/blocked_by)?$")
+_REST_REPOSITORY = re.compile(r"^/repos/([^/]+)/([^/]+)$")
+_REST_COMMENTS = re.compile(r"^/repos/([^/]+)/([^/]+)/issues/(\d+)/comments$")
+_REST_PULLS = re.compile(r"^/repos/([^/]+)/([^/]+)/pulls$")
 
 
 def fixture(name: str) -> Any:
@@ -69,6 +74,14 @@ class FakeGitHub:
         #: False: answer like a server that predates issue dependencies.
         self.graphql_dependencies = True
         self.rest_dependencies = True
+        #: What `GET /repos/{o}/{r}` reports as `default_branch`.
+        self.default_branch = "main"
+        #: A bare git repository standing for GitHub's copy: when set, a pull request
+        #: whose head branch was not pushed there is refused, as GitHub refuses it.
+        self.git_remote: Path | None = None
+        #: Bodies of the comments and pull requests created, in order.
+        self.comments: list[dict[str, Any]] = []
+        self.pulls: list[dict[str, Any]] = []
 
     @property
     def api_url(self) -> str:
@@ -77,6 +90,13 @@ class FakeGitHub:
     def install(self) -> FakeGitHub:
         self.server.expect_request("/graphql", method="POST").respond_with_handler(self._graphql)
         self.server.expect_request(_REST_ISSUE, method="GET").respond_with_handler(self._rest)
+        self.server.expect_request(_REST_REPOSITORY, method="GET").respond_with_handler(
+            self._repository
+        )
+        self.server.expect_request(_REST_COMMENTS, method="POST").respond_with_handler(
+            self._comment
+        )
+        self.server.expect_request(_REST_PULLS, method="POST").respond_with_handler(self._pull)
         return self
 
     def add(
@@ -259,3 +279,99 @@ class FakeGitHub:
             links.append(f'<{base}?{urlencode({"per_page": per_page, "page": last})}>; rel="last"')
         headers = {"Link": ", ".join(links)} if links else {}
         return self._json([self.rest_issue(self._record(*ref)) for ref in refs], headers=headers)
+
+    # -- writes -------------------------------------------------------------------------
+    # Answers are the recorded fixtures with this request's values filled in.
+
+    def _repository(self, request: Request) -> Response:
+        if not self._authorized(request):
+            return self._json(fixture("error_bad_credentials.json"), 401)
+        match = _REST_REPOSITORY.match(request.path)
+        assert match is not None
+        owner, name = match.groups()
+        answer = fixture("rest_repository.json")
+        answer.update(
+            name=name,
+            full_name=f"{owner}/{name}",
+            html_url=f"https://github.com/{owner}/{name}",
+            url=f"{self.api_url}/repos/{owner}/{name}",
+            default_branch=self.default_branch,
+        )
+        answer["owner"]["login"] = owner
+        return self._json(answer)
+
+    def _comment(self, request: Request) -> Response:
+        if not self._authorized(request):
+            return self._json(fixture("error_bad_credentials.json"), 401)
+        match = _REST_COMMENTS.match(request.path)
+        assert match is not None
+        owner, name, number = match.groups()
+        if (f"{owner}/{name}".lower(), int(number)) not in self.records:
+            return self._json(fixture("error_not_found.json"), 404)
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict) or not isinstance(body.get("body"), str):
+            return self._json(self._invalid("IssueComment", "body", "missing_field"), 422)
+        self.comments.append(body)
+        comment_id = len(self.comments)
+        api = f"{self.api_url}/repos/{owner}/{name}"
+        answer = fixture("rest_issue_comment_created.json")
+        answer.update(
+            id=comment_id,
+            url=f"{api}/issues/comments/{comment_id}",
+            html_url=f"https://github.com/{owner}/{name}/issues/{number}"
+                     f"#issuecomment-{comment_id}",
+            body=body["body"],
+            issue_url=f"{api}/issues/{number}",
+        )
+        return self._json(answer, 201)
+
+    @staticmethod
+    def _invalid(resource: str, field_name: str, code: str) -> dict[str, Any]:
+        answer = fixture("error_pull_request_exists.json")
+        answer["errors"] = [{"resource": resource, "field": field_name, "code": code}]
+        return answer
+
+    def _pushed(self, branch: str) -> bool:
+        if self.git_remote is None:
+            return True
+        return subprocess.run(
+            ["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"],
+            cwd=self.git_remote, capture_output=True,
+        ).returncode == 0
+
+    def _pull(self, request: Request) -> Response:
+        if not self._authorized(request):
+            return self._json(fixture("error_bad_credentials.json"), 401)
+        match = _REST_PULLS.match(request.path)
+        assert match is not None
+        owner, name = match.groups()
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return self._json({"message": "Problems parsing JSON", "status": "400"}, 400)
+        for key in ("head", "base", "title"):
+            if not isinstance(body.get(key), str):
+                return self._json(self._invalid("PullRequest", key, "missing_field"), 422)
+        if not self._pushed(body["head"]):
+            return self._json(self._invalid("PullRequest", "head", "invalid"), 422)
+        if any(p["head"] == body["head"] and p["base"] == body["base"] for p in self.pulls):
+            exists = fixture("error_pull_request_exists.json")
+            exists["errors"][0]["message"] = (
+                f"A pull request already exists for {owner}:{body['head']}."
+            )
+            return self._json(exists, 422)
+        self.pulls.append(body)
+        number = 100 + len(self.pulls)
+        api = f"{self.api_url}/repos/{owner}/{name}"
+        answer = fixture("rest_pull_request_created.json")
+        answer.update(
+            url=f"{api}/pulls/{number}",
+            html_url=f"https://github.com/{owner}/{name}/pull/{number}",
+            issue_url=f"{api}/issues/{number}",
+            number=number,
+            title=body["title"],
+            body=body.get("body"),
+            draft=bool(body.get("draft", False)),
+        )
+        for side in ("head", "base"):
+            answer[side].update(label=f"{owner}:{body[side]}", ref=body[side])
+        return self._json(answer, 201)

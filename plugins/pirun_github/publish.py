@@ -1,0 +1,219 @@
+"""After a successful run: comment on the issue naming its branch, or open a pull request.
+
+`github.on_success` chooses: `none` (the default), `comment` or `pull_request`.
+A pull request needs the branch on GitHub, so it is pushed first (`git push -u
+origin <branch>` in the worktree, unless `github.push: false`); its base is the
+branch the worktree started from (`branch.<b>.pirunbase`, recorded by the worktree
+plugin), else `base` from `.pirun.yaml`, else the repository's default branch.
+
+Nothing here can fail a run: the run's status is recorded before this is called,
+and every failure is logged as one warning line.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from pirun.config import Config
+from pirun.errors import ConfigError, PirunError, TrackerError
+from pirun.model import IssueRef, StatusRecord, Workspace
+
+from .client import one_line
+from .remote import redact_userinfo
+from .tracker import GitHubTracker
+
+log = structlog.get_logger("pirun.github")
+
+ACTIONS = ("none", "comment", "pull_request")
+REMOTE = "origin"
+#: `branch.<name>.pirunbase`: the base the worktree plugin records for each branch.
+BASE_KEY = "pirunbase"
+#: A push waiting on a credential prompt or a dead network must not hang the wrapper.
+GIT_TIMEOUT = 300.0
+_GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat", "GIT_EDITOR": "true"}
+#: How GitHub words the 422 for a head that already has an open pull request.
+PR_EXISTS = "a pull request already exists"
+
+
+def on_success_action(config: Config) -> str:
+    action = config.get("github.on_success")
+    if action not in ACTIONS:
+        raise ConfigError(
+            "configuration key 'github.on_success' must be none, comment or pull_request, "
+            f"got '{action}'"
+        )
+    return action
+
+
+def _git(cwd: Path, *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **_GIT_ENV},
+            timeout=timeout,
+        )
+    except FileNotFoundError:
+        raise TrackerError("git is not installed (not found on PATH)") from None
+    except subprocess.TimeoutExpired:
+        raise TrackerError(f"git {args[0]} timed out after {timeout:.0f}s") from None
+    except OSError as exc:
+        raise TrackerError(f"git {args[0]} failed: {exc}") from None
+
+
+def _git_failure(proc: subprocess.CompletedProcess[str]) -> str:
+    """git's own reason: its `fatal:`/`error:` lines (advice after them says little)."""
+    lines = [line.strip() for line in (proc.stderr or proc.stdout).splitlines() if line.strip()]
+    reasons = [line for line in lines if line.startswith(("fatal:", "error:"))] or lines[-1:]
+    # A remote URL in git's message may carry credentials.
+    return redact_userinfo(one_line("; ".join(reasons))) if reasons else (
+        f"exit code {proc.returncode}"
+    )
+
+
+class Publisher:
+    """Tells GitHub about one finished issue, with the tracker's client and repository."""
+
+    def __init__(self, tracker: GitHubTracker, config: Config) -> None:
+        self.tracker = tracker
+        self.client = tracker.client
+        self.config = config
+        self.repo = tracker.repo
+
+    def _url(self, path: str) -> str:
+        return f"{self.client.api_url}/repos/{self.repo}{path}"
+
+    def _failed(self, response: Any, verb: str, what: str) -> TrackerError:
+        reason = self.client.message_of(response) or response.reason_phrase
+        return self.client.error(
+            f"GitHub answered HTTP {response.status_code} while {verb} {what}: {reason}"
+        )
+
+    # -- comment --------------------------------------------------------------------
+
+    def comment(self, record: StatusRecord, workspace: Workspace) -> None:
+        verb, what = "commenting on", f"issue #{record.issue}"
+        body = f"pirun finished this issue on branch `{workspace.branch}`."
+        response = self.client.post(
+            self._url(f"/issues/{record.issue}/comments"), what, {"body": body}, verb=verb
+        )
+        if response.status_code >= 400:
+            raise self._failed(response, verb, what)
+        answer = self.client.json(response, what, verb)
+        url = answer.get("html_url") if isinstance(answer, dict) else None
+        log.info("github.commented", issue=record.issue, branch=workspace.branch, url=url)
+
+    # -- pull request ---------------------------------------------------------------
+
+    def push(self, workspace: Workspace) -> bool:
+        proc = _git(workspace.path, "push", "-u", REMOTE, workspace.branch, timeout=GIT_TIMEOUT)
+        if proc.returncode != 0:
+            log.warning(
+                "github.push_failed",
+                issue=workspace.issue,
+                branch=workspace.branch,
+                reason=self.client.redact(_git_failure(proc)),
+                pull_request="not opened",
+            )
+            return False
+        return True
+
+    def base_of(self, workspace: Workspace) -> str:
+        recorded = _git(workspace.path, "config", "--get", f"branch.{workspace.branch}.{BASE_KEY}")
+        if recorded.returncode == 0 and recorded.stdout.strip():
+            return recorded.stdout.strip()
+        configured = self.config.get("base")
+        if configured:
+            return configured
+        what = f"repository {self.repo}"
+        response = self.client.get(f"{self.client.api_url}/repos/{self.repo}", what)
+        answer = self.client.json(response, what) if response is not None else None
+        branch = answer.get("default_branch") if isinstance(answer, dict) else None
+        if not isinstance(branch, str) or not branch:
+            raise TrackerError(
+                f"cannot tell the base branch of {workspace.branch}: GitHub gave no default "
+                f"branch for {self.repo}"
+            )
+        return branch
+
+    def title_of(self, record: StatusRecord) -> str:
+        if record.title:
+            return record.title
+        issues = self.tracker.fetch([IssueRef("", record.issue)])
+        return issues[0].title if issues else ""
+
+    def pull_request(self, record: StatusRecord, workspace: Workspace) -> None:
+        if self.config.get("github.push") and not self.push(workspace):
+            return
+        verb, what = "opening a pull request for", f"issue #{record.issue}"
+        title = self.title_of(record)
+        body = {
+            "title": f"#{record.issue}: {title}" if title else f"#{record.issue}",
+            "head": workspace.branch,
+            "base": self.base_of(workspace),
+            "body": f"Closes #{record.issue}",
+            "draft": bool(self.config.get("github.pr_draft")),
+        }
+        # A second copy is refused with "already exists", so retrying cannot duplicate it.
+        response = self.client.post(self._url("/pulls"), what, body, verb=verb, repeatable=True)
+        if response.status_code == 422 and PR_EXISTS in self._errors_of(response):
+            log.info("github.pull_request_exists", issue=record.issue, head=workspace.branch)
+            return
+        if response.status_code >= 400:
+            raise self._failed(response, verb, what)
+        answer = self.client.json(response, what, verb)
+        url = answer.get("html_url") if isinstance(answer, dict) else None
+        log.info(
+            "github.pull_request_opened", issue=record.issue, head=workspace.branch,
+            base=body["base"], url=url,
+        )
+
+    def _errors_of(self, response: Any) -> str:
+        """Every message of a 422 (`message` plus each `errors[].message`), lower-cased."""
+        try:
+            answer = response.json()
+        except ValueError:
+            return ""
+        if not isinstance(answer, dict):
+            return ""
+        messages = [answer.get("message")]
+        errors = answer.get("errors")
+        if isinstance(errors, list):
+            messages += [e.get("message") if isinstance(e, dict) else e for e in errors]
+        return " ".join(m for m in messages if isinstance(m, str)).lower()
+
+
+def publish(
+    tracker_for: Callable[[Config], GitHubTracker],
+    config: Config,
+    record: StatusRecord,
+    workspace: Workspace,
+    action: str,
+) -> None:
+    """Do `action` for a completed issue; log a failure, never raise one."""
+    redact: Callable[[str], str] = str
+    try:
+        tracker = tracker_for(config)
+        redact = tracker.client.redact
+        publisher = Publisher(tracker, config)
+        if not workspace.branch or workspace.branch.startswith("-"):
+            raise TrackerError(f"worktree {workspace.path} is not on a branch pirun can name")
+        if action == "comment":
+            publisher.comment(record, workspace)
+        elif action == "pull_request":
+            publisher.pull_request(record, workspace)
+    except PirunError as exc:
+        log.warning("github.on_success_failed", issue=record.issue, action=action,
+                    reason=redact(str(exc)))
+    except Exception as exc:  # a bug here must not take the wrapper or a command down
+        log.warning("github.on_success_failed", issue=record.issue, action=action,
+                    reason=redact(f"{type(exc).__name__}: {one_line(exc)}"))
