@@ -12,16 +12,21 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pirun import hookimpl
 from pirun.config import Config, Option
 from pirun.model import Issue, IssueRef, Outcome, Status, StatusRecord, Workspace
 
-from .publish import on_success_action, publish
-from .tracker import GitHubTracker
+from .remote import resolve_repo
 
-__all__ = ["GitHubTracker", "tracker_for"]
+if TYPE_CHECKING:
+    from .tracker import GitHubTracker
+
+# The HTTP machinery (httpx, tenacity) is imported on first use, not with the
+# plugin: every pirun command and every session's exec wrapper loads this module.
+
+__all__ = ["tracker_for"]
 
 # One tracker (one httpx connection pool and one issue cache) per configuration,
 # that is per run. Keyed by identity because Config is not hashable; the entry goes
@@ -36,6 +41,8 @@ def _forget(key: int) -> None:
 
 
 def tracker_for(config: Config) -> GitHubTracker:
+    from .tracker import GitHubTracker
+
     key = id(config)
     tracker = _TRACKERS.get(key)
     if tracker is None:
@@ -82,7 +89,17 @@ def pirun_config_options() -> Mapping[str, Any]:
 
 @hookimpl
 def pirun_configure(config: Config) -> None:
-    on_success_action(config)  # a misspelt action is a configuration error at once
+    if config.get("github.on_success") not in (None, "none"):
+        from .publish import on_success_action
+
+        on_success_action(config)  # a misspelt action is a configuration error at once
+
+
+@hookimpl
+def pirun_tracker_repo(config: Config) -> str | None:
+    if config.tracker != "github":
+        return None
+    return resolve_repo(config)
 
 
 @hookimpl
@@ -103,4 +120,6 @@ def pirun_session_finished(
     action = config.get("github.on_success")
     if action in (None, "none"):
         return
+    from .publish import publish
+
     publish(tracker_for, config, record, workspace, action)

@@ -29,12 +29,12 @@ def blockers_of(rt: Runtime, issues: list[Issue]) -> dict[IssueRef, list[Blocker
     """Every issue's blockers with title and state, from all sources merged."""
     known: dict[IssueRef, Blocker] = {issue.ref: issue.as_blocker() for issue in issues}
     edges: dict[IssueRef, dict[IssueRef, Blocker | None]] = {
-        issue.ref: {blocker.ref: blocker for blocker in issue.blocked_by} for issue in issues
+        issue.ref: {rt.local_ref(b.ref): b for b in issue.blocked_by} for issue in issues
     }
     for extra in rt.pm.hook.pirun_collect_blockers(config=rt.config, issues=issues):
         for ref, blocker_refs in (extra or {}).items():
             for blocker_ref in blocker_refs:
-                edges.setdefault(ref, {}).setdefault(blocker_ref, None)
+                edges.setdefault(rt.local_ref(ref), {}).setdefault(rt.local_ref(blocker_ref), None)
     unknown = {
         ref
         for blockers in edges.values()
@@ -45,7 +45,9 @@ def blockers_of(rt: Runtime, issues: list[Issue]) -> dict[IssueRef, list[Blocker
         known.update(_describe_unknown(rt, unknown))
     return {
         ref: [
-            known.get(blocker_ref) or blocker or Blocker(blocker_ref)
+            known.get(blocker_ref)
+            or (blocker and Blocker(blocker_ref, blocker.title, blocker.state))
+            or Blocker(blocker_ref)
             for blocker_ref, blocker in blockers.items()
         ]
         for ref, blockers in edges.items()

@@ -62,6 +62,16 @@ def pirun_fetch_issues(config: Config, refs: list[IssueRef]) -> list[Issue] | No
     """
 
 
+@hookspec(firstresult=True)
+def pirun_tracker_repo(config: Config) -> str | None:
+    """Return the configured tracker's repository as ``"owner/name"``, if it has one.
+
+    Called once per command that resolves blockers, so that a reference spelled
+    ``owner/name#12`` to this very repository is the same issue as ``#12``.
+    Stops at the first non-None result.
+    """
+
+
 @hookspec
 def pirun_collect_blockers(
     config: Config, issues: list[Issue]

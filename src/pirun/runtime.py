@@ -71,6 +71,18 @@ class Runtime:
             raise ConfigError("no workspace plugin is loaded (see `pirun plugins`)")
         return manager
 
+    @cached_property
+    def tracker_repo(self) -> str | None:
+        """The tracker's own repository (owner/name), or None for trackers without one."""
+        repo = self.pm.hook.pirun_tracker_repo(config=self.config)
+        return repo.lower() if repo else None
+
+    def local_ref(self, ref: IssueRef) -> IssueRef:
+        """`ref`, with the tracker's own repository spelled as this repository ("")."""
+        if ref.repo and self.tracker_repo and ref.repo.lower() == self.tracker_repo:
+            return IssueRef("", ref.number)
+        return ref
+
     def fetch_issues(self, refs: Iterable[IssueRef]) -> dict[IssueRef, Issue]:
         """Issues by ref, each fetched at most once per process."""
         wanted = list(dict.fromkeys(refs))

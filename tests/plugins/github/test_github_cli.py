@@ -157,14 +157,7 @@ def _path_without_gh(tmp_path: Path) -> str:
     return str(bin_dir)
 
 
-# -- known kernel gaps ------------------------------------------------------------------------
-
-SAME_REPO_SPELLED_OUT = (
-    "kernel: `Blocked by o/r#43` names issue #43 of this repository, but only `repo` and "
-    "`github.repo` from .pirun.yaml tell the textdeps plugin which repository that is; "
-    "when the GitHub tracker found it from the origin remote, o/r#43 is keyed apart from "
-    "#43 (blockers.py has no way to ask the tracker for its repository)"
-)
+# -- the tracker's own repository spelled out -------------------------------------------
 
 
 @pytest.fixture
@@ -177,19 +170,15 @@ def spelled_out(repo: Any, fake: FakeGitHub) -> FakeGitHub:
     return fake.install()
 
 
-@pytest.mark.xfail(strict=True, reason=SAME_REPO_SPELLED_OUT)
 def test_batch_orders_a_same_repo_blocker_spelled_owner_name(pirun, spelled_out) -> None:
     result = pirun("batch", "43", "44", "--dry-run", env=ENV)
     assert result.exit_code == 0, result.stderr
-    # Today: "Layer 0: #43, #44", so #44 would start beside the issue it waits for.
     assert result.stdout.splitlines() == ["Layer 0: #43", "Layer 1: #44"]
 
 
-@pytest.mark.xfail(strict=True, reason=SAME_REPO_SPELLED_OUT)
 def test_run_names_a_same_repo_blocker_spelled_owner_name_as_local(pirun, spelled_out) -> None:
     result = pirun("run", "44", "--no-attach", env=ENV)
     assert result.exit_code == 2
-    # Today: "o/r#43: Middle (OPEN)".
     assert result.stderr.strip().splitlines()[1:] == ["  #43: Middle (OPEN)"]
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 import structlog
 from fakegithub import TOKEN, FakeGitHub, LoadRuntime, fixture
-from pirun_github import GitHubTracker
+from pirun_github.tracker import GitHubTracker
 from pytest_httpserver import HTTPServer
 
 from pirun.errors import TrackerError
