@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "tests" / "plugins" / "github"))
 
 import pirun_github  # noqa: E402
 from fakegithub import FakeGitHub  # noqa: E402
-from pirun_github import GitHubTracker  # noqa: E402
+from pirun_github.tracker import GitHubTracker  # noqa: E402
 from pytest_httpserver import HTTPServer  # noqa: E402
 
 from pirun.config import build_config  # noqa: E402

@@ -107,7 +107,8 @@ def _issue_numbers(values: list[str]) -> list[int]:
     numbers = []
     for value in values:
         text = value.lstrip("#")
-        if not text.isdigit() or int(text) <= 0:
+        # isascii: str.isdigit() also accepts digits of other scripts ("١" is 1).
+        if not (text.isascii() and text.isdigit()) or int(text) <= 0:
             raise UsageError(f"not an issue number: '{value}'")
         numbers.append(int(text))
     return list(dict.fromkeys(numbers))
@@ -655,6 +656,24 @@ def init(
 # -- entry point -------------------------------------------------------------------------
 
 
+def _click_exceptions(name: str) -> tuple[type[BaseException], ...]:
+    """Click's exception class, and typer's vendored copy of it where typer has one
+    (typer >= 0.20 raises `typer._click` exceptions, which are not click's)."""
+    classes: list[type[BaseException]] = [getattr(click.exceptions, name)]
+    try:
+        from typer._click import exceptions as vendored
+    except ImportError:
+        return tuple(classes)
+    if hasattr(vendored, name):
+        classes.append(getattr(vendored, name))
+    return tuple(classes)
+
+
+NO_ARGS_IS_HELP = _click_exceptions("NoArgsIsHelpError")
+CLICK_USAGE_ERRORS = _click_exceptions("UsageError")
+CLICK_ABORTS = _click_exceptions("Abort")
+
+
 def _prescan(argv: list[str]) -> None:
     """Read the options that decide which plugins load, before typer parses anything,
     so that plugins can add commands (`pirun_register_commands`)."""
@@ -693,13 +712,13 @@ def main(argv: list[str] | None = None) -> int:
     command = typer.main.get_command(app)
     try:
         result = command.main(args, prog_name="pirun", standalone_mode=False)
-    except click.exceptions.NoArgsIsHelpError as exc:
+    except NO_ARGS_IS_HELP as exc:
         stdout.print(exc.ctx.get_help() if exc.ctx else "")
         return 0
-    except click.UsageError as exc:
+    except CLICK_USAGE_ERRORS as exc:
         stderr.print(f"Error: {exc.format_message()}", markup=False)
         return UsageError.exit_code
-    except click.Abort:
+    except CLICK_ABORTS:
         stderr.print("Interrupted.", markup=False)
         return 130
     except PirunError as exc:

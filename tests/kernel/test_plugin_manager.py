@@ -196,11 +196,6 @@ def test_repo_plugin_command_works_from_another_directory_with_dash_c(
     assert result.stdout.strip() == "hello world from pirun"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.main catches click.UsageError, but typer 0.29 raises its vendored "
-    "typer._click exceptions: an unknown command prints a traceback and exits 1",
-)
 def test_command_of_an_unlisted_plugin_does_not_exist(repo, pirun) -> None:
     add_repo_plugin(repo, "hello", HELLO_PLUGIN)
     result = pirun("hello")
