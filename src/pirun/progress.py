@@ -87,7 +87,8 @@ class LiveProgress:
                  log_path: Callable[[int], Path]) -> None:
         self.items = items
         self.log_path = log_path
-        self.live = Live(console=console, auto_refresh=False, transient=False)
+        # Transient: the summary printed after the run replaces the live table.
+        self.live = Live(console=console, auto_refresh=False, transient=True)
         self._last = 0.0
 
     def __enter__(self) -> LiveProgress:
