@@ -32,15 +32,24 @@ def is_starting(rt: Runtime, issue: int) -> bool:
     return True
 
 
+def _running(rt: Runtime) -> tuple[list[StatusRecord], set[str]]:
+    """Non-final records, and the sessions of those that are starting or live.
+
+    A run's session exists before its starting file is removed, and the run does not
+    take the sessions lock for that step. So the starting files are read first and
+    the live sessions listed after: a run moving from one to the other in between is
+    seen by the second look. (The other order misses it: not yet live, no longer
+    starting.)
+    """
+    records = [record for record in rt.store.list() if not record.status.is_final]
+    starting = {record.session for record in records if is_starting(rt, record.issue)}
+    return records, starting | set(rt.backend.list(rt.config.prefix))
+
+
 def active_records(rt: Runtime) -> list[StatusRecord]:
     """Records of runs holding a concurrency slot: not final, session alive or starting."""
-    live = set(rt.backend.list(rt.config.prefix))
-    return [
-        record
-        for record in rt.store.list()
-        if not record.status.is_final
-        and (record.session in live or is_starting(rt, record.issue))
-    ]
+    records, running = _running(rt)
+    return [record for record in records if record.session in running]
 
 
 def reconcile(rt: Runtime) -> list[StatusRecord]:
@@ -51,9 +60,9 @@ def reconcile(rt: Runtime) -> list[StatusRecord]:
     """
     changed = []
     with rt.lock("sessions"):
-        live = set(rt.backend.list(rt.config.prefix))
-        for record in rt.store.list():
-            if record.status.is_final or record.session in live or is_starting(rt, record.issue):
+        records, running = _running(rt)
+        for record in records:
+            if record.session in running:
                 continue
             new = record_outcome(
                 rt, record.issue, Outcome.error(SESSION_VANISHED, "reconcile"), record.run_id
