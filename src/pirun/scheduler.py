@@ -190,9 +190,15 @@ class Scheduler:
         """Start one issue; False when the repository-wide limit says not yet."""
         rt = self.rt
         record = rt.store.get(item.number)
-        workspace = rt.workspaces.find(item.number)
         try:
-            if record is not None and record.status.is_final and workspace is not None:
+            # Only a retry has a worktree to look for (`find` lists every worktree,
+            # a git call per issue started otherwise).
+            workspace = (
+                rt.workspaces.find(item.number)
+                if record is not None and record.status.is_final
+                else None
+            )
+            if workspace is not None:
                 # A retry keeps the branch and its commits: only the worktree is made anew.
                 rt.workspaces.remove(workspace, force=False, delete_branch=False)
             launch(

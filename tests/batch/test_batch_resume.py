@@ -104,3 +104,29 @@ def test_ctrl_c_prints_the_summary_and_leaves_sessions_running(
     wait_until(lambda: repo.status(1)["status"] == "complete", what="#1 to complete")
     wait_until(lambda: session_names(pirun) == [], what="#1's session to end")
     assert not agent.started(2)
+
+
+def test_rerun_retries_failed_issues_on_their_branch(
+    repo: Any, pirun: Any, agent: ScriptAgent
+) -> None:
+    configure(repo, {"backend": "process"}, agent)
+    add_issues(repo, {1: [], 2: [1], 3: []})
+    agent.set(1, action="error")
+
+    first = pirun("batch", "1", "2", "3", "--continue-on-error")
+    assert first.exit_code == 1, (first.stdout, first.stderr)
+    assert repo.status(1)["status"] == "error"
+
+    agent.set(1)  # complete this time
+    second = pirun("batch", "1", "2", "3", "--json")
+
+    assert second.exit_code == 0, (second.stdout, second.stderr)
+    items = {item["issue"]: item for item in json.loads(second.stdout)["results"]}
+    assert items[3]["message"] == "complete in an earlier run"
+    assert [len(agent.starts(n)) for n in (1, 2, 3)] == [2, 1, 1]
+    assert repo.status(1)["status"] == "complete"
+    # The retry ran in a new worktree on the same branch.
+    assert repo.git("branch", "--list", "--format=%(refname:short)", "issue-1-*") == (
+        "issue-1-issue-1"
+    )
+    assert (repo.path / ".worktrees" / "issue-1-issue-1").is_dir()
