@@ -9,13 +9,20 @@ from pathlib import Path
 import watchfiles
 
 from pirun.runtime import Runtime
+from pirun.sessions import reconcile
 from pirun.terminal import LineAssembler
 
 
 def _finished(rt: Runtime, issue: int) -> bool:
+    if rt.backend.exists(rt.config.session_name(issue)):
+        return False
     record = rt.store.get(issue)
-    session_alive = rt.backend.exists(rt.config.session_name(issue))
-    return not session_alive and (record is None or record.status.is_final)
+    if record is not None and not record.status.is_final:
+        # Session gone, record still running: a run being started (reconcile leaves
+        # it alone) or a vanished session, which nobody else may ever record.
+        reconcile(rt)
+        record = rt.store.get(issue)
+    return record is None or record.status.is_final
 
 
 def print_log(rt: Runtime, issue: int, path: Path, *, follow: bool, raw: bool) -> None:
