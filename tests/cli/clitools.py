@@ -4,7 +4,9 @@ error-shape checks. (A module of its own: `conftest` is taken by the root one.)"
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -265,3 +267,16 @@ def session_gone(backend_config: dict[str, Any], issue: int, wrapper_pid: int) -
     if backend_config["backend"] == "tmux":
         return f"pi-issue-{issue}" not in tmux_sessions(backend_config["tmux"]["socket_name"])
     return process_gone(wrapper_pid)
+
+
+def kill_session_externally(backend_config: dict[str, Any], issue: int, wrapper_pid: int) -> None:
+    """End a session behind pirun's back: `tmux kill-session` on the private socket,
+    or SIGKILL to the exec wrapper of a process-backend session."""
+    if backend_config["backend"] == "tmux":
+        socket = backend_config["tmux"]["socket_name"]
+        subprocess.run(
+            ["tmux", "-L", socket, "kill-session", "-t", f"=pi-issue-{issue}"], check=True,
+        )
+    else:
+        os.kill(wrapper_pid, signal.SIGKILL)
+    wait_for(lambda: session_gone(backend_config, issue, wrapper_pid), what="session gone")

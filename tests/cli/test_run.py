@@ -4,8 +4,6 @@ that refuse a start. Real git, real tmux on a private socket, real agent process
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 from pathlib import Path
 
@@ -15,10 +13,10 @@ from clitools import (
     ISO_UTC,
     assert_error,
     branches,
+    kill_session_externally,
     process_gone,
     session_gone,
     sessions,
-    tmux_sessions,
     wait_for,
     wait_for_status,
     worktree_dirs,
@@ -154,18 +152,6 @@ def test_how_runs_end(repo, pirun, configure, agent, backend_config):
     ]
 
 
-def _kill_session(backend_config, wrapper_pid: int) -> None:
-    if backend_config["backend"] == "tmux":
-        socket = backend_config["tmux"]["socket_name"]
-        subprocess.run(
-            ["tmux", "-L", socket, "kill-session", "-t", "=pi-issue-1"], check=True,
-        )
-        wait_for(lambda: "pi-issue-1" not in tmux_sessions(socket), what="tmux session gone")
-    else:
-        os.kill(wrapper_pid, signal.SIGKILL)
-        wait_for(lambda: process_gone(wrapper_pid), what="wrapper gone")
-
-
 def test_session_killed_externally_is_session_vanished(
     repo, pirun, configure, agent, backend_config
 ):
@@ -174,7 +160,7 @@ def test_session_killed_externally_is_session_vanished(
     assert pirun("run", "1", "--no-attach").exit_code == 0
     ((agent_pid, wrapper_pid),) = agent.wait_pids(1)
 
-    _kill_session(backend_config, wrapper_pid)
+    kill_session_externally(backend_config, 1, wrapper_pid)
 
     result = pirun("status", "1")
     assert result.stdout.splitlines() == ["Issue #1: error", "Error: session vanished"]

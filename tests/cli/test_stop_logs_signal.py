@@ -9,6 +9,7 @@ import sys
 import pytest
 from clitools import (
     assert_error,
+    kill_session_externally,
     process_gone,
     session_gone,
     wait_for,
@@ -84,6 +85,36 @@ def test_logs_follow_returns_when_the_run_ends(repo, pirun, configure, agent, tm
     text = output.read_text()
     assert text.index("line one") < text.index("line two") < text.index("done")
     assert repo.status(1)["status"] == "complete"
+
+
+@pytest.mark.slow
+def test_logs_follow_returns_when_the_session_vanishes(
+    repo, pirun, configure, agent, backend_config, tmp_path
+):
+    configure(agent={"command": agent.command("sleep")})
+    repo.add_issue(1, "Vanish while followed")
+    assert pirun("run", "1", "--no-attach").exit_code == 0
+    ((_, wrapper_pid),) = agent.wait_pids(1)
+    wait_for_log(repo, 1, "sleeping")
+    output = tmp_path / "follow.out"
+
+    with output.open("wb") as sink:
+        follower = subprocess.Popen(
+            [sys.executable, "-m", "pirun", "logs", "1", "-f"], cwd=repo.path,
+            stdout=sink, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=os.environ,
+        )
+        try:
+            wait_for(lambda: b"sleeping" in output.read_bytes(), what="the log so far")
+            kill_session_externally(backend_config, 1, wrapper_pid)
+
+            # Nobody else runs a pirun command: the follower itself must notice.
+            assert follower.wait(timeout=30) == 0, follower.stderr.read()
+        finally:
+            if follower.poll() is None:
+                follower.kill()
+                follower.wait()
+    record = repo.status(1)
+    assert (record["status"], record["error_message"]) == ("error", "session vanished")
 
 
 def test_signal_needs_an_issue_and_a_running_record(repo, pirun):
