@@ -21,6 +21,7 @@ T = TypeVar("T")
 #:   until_event: wait for this text in the events file ("end 3")
 #:   forever: never finish                 action: complete | error | exit
 #:   code: exit code                       message: text after the error marker
+#:   report: write ISSUE.seen.json (files in the working directory, the prompt)
 AGENT_SOURCE = r'''
 import json, os, sys, time
 from pathlib import Path
@@ -40,6 +41,10 @@ def note(kind):
 
 note("start")
 print(f"scripted agent working on #{issue}", flush=True)
+if b.get("report"):
+    # What the agent was given: its working directory's files and the prompt.
+    seen = {"files": sorted(os.listdir(".")), "prompt": Path(sys.argv[3]).read_text()}
+    Path(events).with_name(f"{issue}.seen.json").write_text(json.dumps(seen))
 deadline = time.monotonic() + 60
 if b.get("forever"):
     while True:
@@ -119,6 +124,10 @@ class ScriptAgent:
 
     def ends(self, issue: int) -> list[float]:
         return [e.time for e in self.events() if e.kind == "end" and e.issue == issue]
+
+    def seen(self, issue: int) -> dict[str, Any]:
+        """What a `report` agent found: files in its working directory, its prompt."""
+        return json.loads((self.directory / f"{issue}.seen.json").read_text())
 
     def started(self, issue: int) -> bool:
         return bool(self.starts(issue))

@@ -7,6 +7,7 @@ import json
 import os
 import pty
 import re
+import signal
 import struct
 import subprocess
 import sys
@@ -265,3 +266,48 @@ def test_live_table_on_a_terminal(repo: Any, pirun: Any, agent: ScriptAgent) -> 
     assert "Last output" in output and "│" in output
     assert not re.search(r"\[\d\d:\d\d:\d\d\] #1 running", output)
     assert "Summary: 2 complete, 0 failed, 0 skipped, 0 still running, 0 not started" in output
+
+
+def test_base_and_workflow_reach_the_agent(repo: Any, pirun: Any, agent: ScriptAgent) -> None:
+    configure(repo, PROCESS, agent)
+    add_issues(repo, {1: []})
+    repo.git("checkout", "-q", "-b", "dev")
+    (repo.path / "only-on-dev.txt").write_text("dev\n")
+    repo.git("add", "only-on-dev.txt")
+    repo.git("commit", "-q", "-m", "dev work")
+    repo.git("checkout", "-q", "main")
+    workflows = repo.path / ".pirun" / "workflows"
+    workflows.mkdir(parents=True)
+    (workflows / "terse.md").write_text("TERSE WORKFLOW for #$number: $title\n")
+    agent.set(1, report=True)
+
+    result = pirun("batch", "1", "--base", "dev", "--workflow", "terse")
+
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    seen = agent.seen(1)
+    assert "only-on-dev.txt" in seen["files"]
+    assert seen["prompt"] == "TERSE WORKFLOW for #1: Issue 1\n"
+
+
+def test_a_session_that_vanishes_is_noticed_by_the_polling_fallback(
+    repo: Any, pirun: Any, agent: ScriptAgent, background: Any
+) -> None:
+    configure(repo, PROCESS, agent)
+    add_issues(repo, {1: [], 2: [1]})
+    agent.set(1, forever=True)
+
+    batch = background.start("batch", "1", "2", "--interval", "0.5")
+    wait_until(lambda: agent.started(1), what="#1 to start")
+    # Kill the session without anyone writing a result: the exec wrapper (which
+    # leads the session's process group) and the agent, both with SIGKILL.
+    session = json.loads(
+        (repo.path / ".worktrees" / ".run" / "sessions" / "pi-issue-1.json").read_text()
+    )
+    os.killpg(session["pid"], signal.SIGKILL)
+    os.kill(agent.events()[0].pid, signal.SIGKILL)
+    code, out, err = batch.finish(timeout=30)
+
+    assert code == 1, (out, err)
+    assert "#1 error" in out and "(session vanished)" in out
+    assert "#2 skipped (blocked by #1 (error))" in out
+    assert repo.status(1)["error_message"] == "session vanished"
