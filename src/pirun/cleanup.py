@@ -76,7 +76,9 @@ def run_cleanup(rt: Runtime, targets: list[Target], options: CleanupOptions) -> 
         session = config.session_name(n)
         record = rt.store.get(n)
         alive = rt.backend.exists(session)
-        if alive and record is not None and not record.status.is_final and not options.force:
+        # A record not final has a live session or is still starting (the caller
+        # reconciled vanished ones): its worktree and record are in use either way.
+        if record is not None and not record.status.is_final and not options.force:
             report.refused[n] = f"issue #{n} is still running; stop it first or use --force"
             continue
         workspace = rt.workspaces.find(n)
