@@ -203,6 +203,8 @@ def session_rows(rt: Runtime) -> list[dict[str, Any]]:
     rows = []
     for name in sorted(rt.backend.list(config.prefix)):
         issue = config.issue_of_session(name)
+        if issue is None:
+            continue  # someone else's session that merely starts with the prefix
         record = records.get(name)
         workspace = workspaces.get(issue) if issue is not None else None
         rows.append(
