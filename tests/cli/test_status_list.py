@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 
 from clitools import ISO_UTC, wait_for_status
 
@@ -66,7 +67,7 @@ def test_status_with_nothing_recorded(repo, pirun):
     assert json.loads(pirun("status", "--json").stdout) == []
 
 
-def test_list_text_and_json(repo, pirun, configure, agent):
+def test_list_text_and_json(repo, pirun, configure, agent, backend_config):
     configure(agent={"command": agent.command("auto")})
     repo.add_issue(1, "Sleep one", body="agent-mode: sleep\n")
     repo.add_issue(2, "Sleep two", body="agent-mode: sleep\n")
@@ -76,6 +77,11 @@ def test_list_text_and_json(repo, pirun, configure, agent):
     wait_for_status(repo, 3, "complete")
     agent.wait_pids(1)
     agent.wait_pids(2)
+    if backend_config["backend"] == "tmux":
+        # Sessions of someone else's on the same server, that merely share the prefix.
+        for name in ("pictures", "pi-issue-7-notes"):
+            subprocess.run(["tmux", "-L", backend_config["tmux"]["socket_name"],
+                            "new-session", "-d", "-s", name, "sleep 600"], check=True)
 
     text = pirun("list")
 
