@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ import filelock
 import pluggy
 
 from pirun.config import Config, build_config, find_repo_root, read_raw_config
-from pirun.errors import ConfigError, IssueNotFound, LockBusy
+from pirun.errors import ConfigError, IssueNotFound, LockBusy, PirunError
 from pirun.model import Issue, IssueRef
 from pirun.plugin import load_plugins, new_plugin_manager
 from pirun.protocols import SessionBackend, StatusStore, WorkspaceManager
@@ -109,11 +110,19 @@ class Runtime:
     def lock(self, name: str, timeout: float = 30.0) -> Iterator[None]:
         """A repository-wide lock shared by every pirun process (flock: a killed
         holder releases it with its file descriptor, so a stale lock cannot linger)."""
-        self.config.run_dir.mkdir(parents=True, exist_ok=True)
-        lock = filelock.FileLock(str(self.config.run_dir / f"{name}.lock"), timeout=timeout)
+        run_dir = self.config.run_dir
+        lock = filelock.FileLock(str(run_dir / f"{name}.lock"), timeout=timeout)
         try:
-            with lock:
-                yield
+            run_dir.mkdir(parents=True, exist_ok=True)
+            lock.acquire()
         except filelock.Timeout:
             raise LockBusy(f"another pirun process holds the '{name}' lock") from None
+        except OSError as exc:
+            # worktree.dir is a file, read-only, or on a full disk: say so in one line.
+            reason = "disk full" if exc.errno == errno.ENOSPC else exc.strerror or str(exc)
+            raise PirunError(f"cannot use {run_dir} for pirun's lock files: {reason}") from None
+        try:
+            yield
+        finally:
+            lock.release()
 

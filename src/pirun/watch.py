@@ -18,6 +18,8 @@ from pathlib import Path
 import structlog
 import watchfiles
 
+from pirun.errors import StatusStoreError
+
 log = structlog.get_logger()
 
 
@@ -31,7 +33,12 @@ class StatusEvents:
     """`wait()` returns when a status record changed, or after `interval` seconds."""
 
     def __init__(self, directory: Path, interval: float) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StatusStoreError(
+                f"cannot watch status records in {directory}: {exc.strerror or exc}"
+            ) from None
         self.interval = interval
         self._stop = threading.Event()
         self._changed = threading.Event()
