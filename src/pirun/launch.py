@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import socket
 import uuid
@@ -51,6 +52,11 @@ def limit_message(rt: Runtime, active: list[StatusRecord]) -> str:
     return "\n".join(lines)
 
 
+def os_reason(exc: OSError) -> str:
+    reason = "disk full" if exc.errno == errno.ENOSPC else exc.strerror or str(exc)
+    return f"{reason}: {exc.filename}" if exc.filename else reason
+
+
 def free_port(taken: set[int]) -> int:
     """A TCP port free now and not handed to another running session (which may not
     have bound it yet)."""
@@ -78,8 +84,14 @@ def _reserve(rt: Runtime, issue: Issue, options: LaunchOptions) -> StatusRecord:
             active = active_records(rt)
             if len(active) >= config.max_concurrent:
                 raise ConcurrencyLimitReached(limit_message(rt, active))
-        config.run_dir.mkdir(parents=True, exist_ok=True)
-        starting_path(rt, issue.number).write_text(str(os.getpid()))
+        starting = starting_path(rt, issue.number)
+        try:
+            config.run_dir.mkdir(parents=True, exist_ok=True)
+            starting.write_text(str(os.getpid()))
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                starting.unlink()
+            raise PirunError(f"cannot start issue #{issue.number}: {os_reason(exc)}") from None
         port = free_port({r.port for r in active_records(rt) if r.port is not None})
         record = StatusRecord(
             issue=issue.number,
@@ -100,9 +112,14 @@ def _failing_records_error(rt: Runtime, record: StatusRecord) -> Iterator[None]:
     why, not a `running` record with no session."""
     try:
         yield
-    except (PirunError, OSError) as exc:
+    except PirunError as exc:
         record_outcome(rt, record.issue, Outcome.error(str(exc), "launch"), run_id=record.run_id)
         raise
+    except OSError as exc:
+        # A full disk, a worktree removed under us: one line, not a traceback.
+        message = f"cannot start issue #{record.issue}: {os_reason(exc)}"
+        record_outcome(rt, record.issue, Outcome.error(message, "launch"), run_id=record.run_id)
+        raise PirunError(message) from None
     except BaseException:
         record_outcome(
             rt, record.issue, Outcome.error("interrupted while starting", "launch"),
