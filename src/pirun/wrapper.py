@@ -160,7 +160,19 @@ class Wrapper:
     def _decide(self, outcome: Outcome) -> None:
         if self.outcome is None:
             self.outcome = outcome
-            record_outcome(self.rt, self.spec.issue, outcome, run_id=self.spec.run_id)
+            try:
+                record_outcome(self.rt, self.spec.issue, outcome, run_id=self.spec.run_id)
+            except PirunError as exc:
+                # A read-only or full status directory: nobody else knows the result,
+                # so say why where the user looks, and keep relaying the agent.
+                self._report(f"cannot record the result ({outcome.status.value}): {exc}")
+
+    def _report(self, message: str) -> None:
+        line = f"\r\npirun: {message}\r\n".encode()
+        with contextlib.suppress(OSError), open(self.spec.log_file, "ab") as log:
+            log.write(line)
+        with contextlib.suppress(OSError):
+            os.write(2, line)
 
     def _detect(self, lines: list[str]) -> None:
         for line in lines:
