@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -192,6 +193,30 @@ def test_concurrency_limit(repo, pirun, configure, agent, backend_config):
         ((_, wrapper),) = agent.wait_pids(n)
         assert not session_gone(backend_config, n, wrapper)
         assert repo.status(n)["status"] == "running"
+
+
+def test_concurrency_limit_holds_for_simultaneous_starts(repo, configure, agent, pirun):
+    """Three `pirun run` at once with room for one: exactly one starts."""
+    configure(agent={"command": agent.command("sleep")}, parallel={"max_concurrent": 1})
+    for n in (1, 2, 3):
+        repo.add_issue(n, f"Race {n}")
+
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "pirun", "run", str(n), "--no-attach"], cwd=repo.path,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+        )
+        for n in (1, 2, 3)
+    ]
+    results = [(proc.wait(timeout=60), proc.stderr.read()) for proc in procs]
+
+    assert sorted(code for code, _ in results) == [0, 1, 1], results
+    for code, stderr in results:
+        if code:
+            assert stderr.startswith("Error: Maximum concurrent sessions (1) reached."), stderr
+    running = [n for n in (1, 2, 3) if repo.status(n) and repo.status(n)["status"] == "running"]
+    assert len(running) == 1
+    agent.wait_pids(running[0])
 
 
 @pytest.mark.slow

@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 
+import pytest
 from clitools import ISO_UTC, wait_for_status
 
 CONTRACT_KEYS = {"issue", "status", "session", "timestamp"}
@@ -23,6 +24,7 @@ def _check_shape(record: dict, issue: int, status: str, message: str | None = No
         assert "error_message" not in record
 
 
+@pytest.mark.slow
 def test_status_text_and_json(repo, pirun, agent):
     """Formatting only: the backend plays no part, so the process backend alone."""
     repo.write_config(backend="process", agent={"command": agent.command("auto")})
@@ -67,6 +69,7 @@ def test_status_with_nothing_recorded(repo, pirun):
     assert json.loads(pirun("status", "--json").stdout) == []
 
 
+@pytest.mark.slow
 def test_list_text_and_json(repo, pirun, configure, agent, backend_config):
     configure(agent={"command": agent.command("auto")})
     repo.add_issue(1, "Sleep one", body="agent-mode: sleep\n")

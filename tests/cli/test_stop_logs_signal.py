@@ -23,6 +23,9 @@ def test_stop(repo, pirun, configure, agent, backend_config):
     repo.add_issue(1, "Stop me")
     assert pirun("run", "1", "--no-attach").exit_code == 0
     ((agent_pid, wrapper_pid),) = agent.wait_pids(1)
+    # No terminal here: attaching is refused in one line, the session untouched.
+    assert_error(pirun("attach", "1"), 1, "terminal")
+    assert not session_gone(backend_config, 1, wrapper_pid)
 
     result = pirun("stop", "1")
 
