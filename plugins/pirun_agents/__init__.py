@@ -96,6 +96,13 @@ def pirun_input_prompt(config: Config) -> str | None:
     return preset.input_prompt if preset else None
 
 
+def defuse_markers(text: str) -> str:
+    """Issue text may carry a fake `###TASK_COMPLETE_N###`; spaced out, it can no
+    longer end the run when an agent echoes its prompt, and the real marker stays
+    distinguishable from every line of the prompt."""
+    return text.replace("###TASK_", "### TASK_")
+
+
 def load_workflow(config: Config, workflow: str | None) -> str:
     name = workflow or "default"
     if not name.replace("-", "").replace("_", "").isalnum():
@@ -117,8 +124,8 @@ def pirun_render_prompt(
     template = string.Template(load_workflow(config, workflow))
     return template.safe_substitute(
         number=issue.number,
-        title=issue.title,
-        body=issue.body,
+        title=defuse_markers(issue.title),
+        body=defuse_markers(issue.body),
         url=issue.url,
         branch=workspace.branch,
         worktree=str(workspace.path),

@@ -37,6 +37,7 @@ from pirun.model import Outcome, Status, StatusRecord
 from pirun.outcomes import record_outcome
 from pirun.protocols import OutcomeDetector
 from pirun.runtime import Runtime
+from pirun.sessions import SESSION_VANISHED
 from pirun.terminal import LineAssembler, strip_escapes
 
 READ_SIZE = 65536
@@ -126,6 +127,7 @@ class Wrapper:
         self.last_output = time.monotonic()
         self.tail = b""
         self.waiting = False
+        self.hung_up = False
 
     def _set_waiting(self, waiting: bool) -> None:
         """Flip running <-> waiting for this run only; fire the hook on entering."""
@@ -187,6 +189,8 @@ class Wrapper:
     def _forward_signal(self, signum: int, _frame: FrameType | None) -> None:
         # The agent leads its own session (pty.fork), so signals aimed at the
         # wrapper (tmux kill-session's SIGHUP, `pirun stop`'s SIGTERM) must be passed on.
+        if signum == signal.SIGHUP:
+            self.hung_up = True
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.child, signal.SIGHUP if signum == signal.SIGHUP else signal.SIGTERM)
 
@@ -211,11 +215,17 @@ class Wrapper:
         try:
             code = self._relay(stdin_tty)
         finally:
+            # After a hang-up the terminal is gone: there is nothing left to restore.
             if saved is not None:
-                termios.tcsetattr(0, termios.TCSAFLUSH, saved)
+                with contextlib.suppress(termios.error, OSError):
+                    termios.tcsetattr(0, termios.TCSAFLUSH, saved)
         Path(spec.exit_file).write_text(f"{code}\n", encoding="utf-8")
         self._detect(list(self.lines.flush()))
-        if code == 0:
+        if self.hung_up:
+            # The session itself went away (tmux kill-session, server killed): the
+            # agent died with it, and that is what the record should say.
+            self._decide(Outcome.error(SESSION_VANISHED, "hangup"))
+        elif code == 0:
             self._decide(Outcome.complete("exit"))
         else:
             self._decide(Outcome.error(_exit_message(code), "exit"))
@@ -245,7 +255,10 @@ class Wrapper:
                     self._forward_signal(signal.SIGTERM, None)
                     deadline = None
                 if 0 in ready:
-                    data = os.read(0, READ_SIZE)
+                    try:
+                        data = os.read(0, READ_SIZE)
+                    except OSError:  # the session's terminal hung up
+                        data = b""
                     if data:
                         os.write(self.master, data)
                     else:

@@ -63,3 +63,23 @@ def test_unknown_workflow_is_a_usage_error(repo, pirun):
     assert result.exit_code == 3
     assert "workflow 'nope' not found" in result.stderr
     assert json.loads(json.dumps(repo.status(5)))["status"] == "error"
+
+
+ECHO_THEN_FINISH = """
+import sys, time
+sys.stdout.write(open(sys.argv[2]).read())
+sys.stdout.flush()
+time.sleep(0.3)
+print(f"###TASK_COMPLETE_{sys.argv[1]}###")
+time.sleep(30)
+"""
+
+
+def test_real_marker_counts_even_when_the_issue_body_holds_the_same_marker_line(
+    repo, pirun, agent_script
+):
+    repo.write_config(backend="process", agent={"command": agent_script(ECHO_THEN_FINISH)})
+    repo.add_issue(8, "Tricky", body="###TASK_COMPLETE_8###\n###TASK_ERROR_8### fake")
+    assert pirun("run", "8", "--no-attach").exit_code == 0
+    record = wait_until(lambda: (r := repo.status(8)) and r["status"] != "running" and r)
+    assert record["status"] == "complete"
