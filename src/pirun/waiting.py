@@ -39,10 +39,12 @@ def wait_for(
         events = StatusEvents(rt.config.status_dir, interval)
         while True:
             reconcile(rt)
-            live = set(rt.backend.list(rt.config.prefix))
+            live: set[str] | None = None  # listed only when an issue has no record
             for number in list(result.pending):
                 record = rt.store.get(number)
-                if record is None and rt.config.session_name(number) not in live:
+                if record is None and live is None:
+                    live = set(rt.backend.list(rt.config.prefix))
+                if record is None and rt.config.session_name(number) not in (live or ()):
                     status, message = Status.COMPLETE, "no session"
                 elif record is not None and record.status.is_final:
                     status, message = record.status, record.error_message or ""
