@@ -53,6 +53,7 @@ def test_batch_killed_with_9_resumes_without_running_anything_twice(
     assert agent.starts(4)[0] > agent.ends(3)[0]
 
 
+@pytest.mark.slow
 def test_second_batch_in_the_same_repository_refuses(
     repo: Any, pirun: Any, agent: ScriptAgent, background: Background, tmp_path: Any
 ) -> None:

@@ -24,7 +24,6 @@ def results(stdout: str) -> dict[int, dict[str, Any]]:
     return {item["issue"]: item for item in json.loads(stdout)["results"]}
 
 
-@pytest.mark.slow
 def test_seed_batch_runs_every_issue_after_its_blockers(
     repo: Any, pirun: Any, agent: ScriptAgent, backend_config: dict[str, Any]
 ) -> None:
@@ -119,7 +118,6 @@ def test_strict_layers_waits_for_the_whole_layer(
 # -- failures ---------------------------------------------------------------------------------
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("keep_going", [False, True], ids=["stop", "continue-on-error"])
 def test_a_failure_skips_its_dependents(
     repo: Any, pirun: Any, agent: ScriptAgent, backend_config: dict[str, Any], keep_going: bool
@@ -207,6 +205,7 @@ def test_timeout_fails_the_issue(
 # -- blockers outside the batch -------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_open_blocker_outside_the_batch_skips_the_issue(
     repo: Any, pirun: Any, agent: ScriptAgent
 ) -> None:
