@@ -41,8 +41,12 @@ from typing import Any
 from pirun_ray import INSTALL_HINT, JobSpec, entrypoint_resources, job_record_path
 
 PREFIX = "[pirun-ray]"
-#: Seconds between job status queries.
+#: Seconds between job status queries at first; after FAST_PERIOD seconds the
+#: interval grows to POLL_MAX (a thousand jobs must not flood the dashboard). The
+#: end of the log stream, which comes with the end of the job, is noticed at once.
 POLL = 0.5
+FAST_PERIOD = 10.0
+POLL_MAX = 5.0
 #: Seconds the log stream may still deliver once the job is over; the rest is
 #: fetched in one request (the stream itself takes seconds to notice the end).
 TAIL_DRAIN = 0.3
@@ -201,12 +205,19 @@ class Proxy:
 
     # -- following -----------------------------------------------------------------
 
-    async def _sleep(self, seconds: float) -> None:
+    async def _sleep(self, seconds: float, tail: asyncio.Task[None]) -> None:
+        """Wait `seconds`, or less if a stop was asked for or the log stream ended."""
         end = time.monotonic() + seconds
-        while not self.stop.is_set() and time.monotonic() < end:
+        # A stream that had already ended (and the job not, or not known to be) must
+        # not make this a busy loop.
+        streaming = not tail.done()
+        while not self.stop.is_set() and not (streaming and tail.done()) and (
+            time.monotonic() < end
+        ):
             await asyncio.sleep(min(0.1, max(0.0, end - time.monotonic())))
 
     async def _tail(self, client: Any) -> None:
+        """Relay the log stream until it ends (which it does when the job is over)."""
         while not self.finished:
             seen = 0
             try:
@@ -223,6 +234,7 @@ class Proxy:
         failing_since: float | None = None
         submitted = time.monotonic()
         noted = False
+        interval = POLL
         while True:
             if self.stop.is_set():
                 self.stopped = True
@@ -239,6 +251,9 @@ class Proxy:
                 failing_since = None
                 if status.is_terminal():
                     break
+                if tail.done():
+                    # The stream closed early (a dashboard restart?): open it again.
+                    tail = asyncio.create_task(self._tail(client))
                 if status == "PENDING" and not noted and (
                     time.monotonic() - submitted > PENDING_NOTE
                 ):
@@ -246,7 +261,9 @@ class Proxy:
                     wanted = ", ".join(f"{k}={v:g}" for k, v in self.spec.resources.items())
                     self.relay.note(f"the job is waiting for a node with free resources "
                                     f"({wanted or 'none asked'})")
-            await self._sleep(POLL)
+            await self._sleep(interval, tail)
+            if time.monotonic() - submitted > FAST_PERIOD:
+                interval = min(POLL_MAX, interval * 1.5)
         self.finished = True
         if self.stopped:
             tail.cancel()

@@ -15,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,7 +98,8 @@ class Cluster:
     def _start(self, args: list[str], node: Node) -> None:
         before = set(self._raylets())
         proc = subprocess.run(
-            ["ray", "start", *args, *self._common(node)],
+            # This Python's Ray, whatever `ray` on PATH is (CI runs from a venv).
+            [sys.executable, "-m", "ray.scripts.scripts", "start", *args, *self._common(node)],
             env=ray_env(), capture_output=True, text=True, timeout=START_TIMEOUT,
             stdin=subprocess.DEVNULL,
         )

@@ -82,7 +82,9 @@ def ray_config(cluster: Cluster, max_concurrent: int = 4, **ray: Any) -> dict[st
         "backend": "ray",
         "agent": {"preset": "demo"},
         "parallel": {"max_concurrent": max_concurrent},
-        "ray": {"address": cluster.dashboard_url, **ray},
+        # The nodes are this machine: run the job script with this Python (a bare
+        # `python` may be another one, e.g. outside CI's venv).
+        "ray": {"address": cluster.dashboard_url, "python": sys.executable, **ray},
     }
 
 
