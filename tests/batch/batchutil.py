@@ -213,7 +213,10 @@ class Background:
     logs: Path
     procs: list[Running] = field(default_factory=list)
 
-    def start(self, *args: str, env: dict[str, str] | None = None) -> Running:
+    def start(self, *args: str, env: dict[str, str] | None = None,
+              new_group: bool = False) -> Running:
+        """`new_group`: lead a process group of its own, like a command a shell runs
+        in the foreground, so that `os.killpg` can play a terminal's Ctrl-C."""
         self.logs.mkdir(parents=True, exist_ok=True)
         n = len(self.procs)
         out_path, err_path = self.logs / f"{n}.out", self.logs / f"{n}.err"
@@ -225,6 +228,7 @@ class Background:
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=err,
+                process_group=0 if new_group else None,
             )
         running = Running(proc, out_path, err_path)
         self.procs.append(running)

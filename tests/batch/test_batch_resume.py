@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 from typing import Any
 
@@ -87,9 +88,10 @@ def test_ctrl_c_prints_the_summary_and_leaves_sessions_running(
     gate = tmp_path / "gate"
     agent.set(1, until=str(gate))
 
-    batch = background.start("batch", "1", "2")
+    batch = background.start("batch", "1", "2", new_group=True)
     wait_until(lambda: agent.started(1), what="#1 to start")
-    batch.proc.send_signal(signal.SIGINT)
+    # Ctrl-C on a terminal: SIGINT to the whole foreground process group.
+    os.killpg(batch.pid, signal.SIGINT)
     code, out, err = batch.finish(timeout=30)
 
     assert code == 130, (out, err)
