@@ -177,3 +177,25 @@ def test_unknown_issue_exits_1(repo: Any, pirun: Any, agent: ScriptAgent) -> Non
     assert result.exit_code == 1
     assert "Issue #99 not found" in result.stderr
     assert not (repo.path / ".worktrees").exists()
+
+
+def test_same_number_in_another_repository_is_a_different_issue(
+    repo: Any, pirun: Any, agent: ScriptAgent
+) -> None:
+    configure(repo, {"backend": "process"}, agent)
+    repo.add_issue(1, "here")
+    # other/repo#1 is not our #1: it neither orders the batch nor is satisfied by it.
+    issues = repo.path / ".pirun" / "issues"
+    (issues / "2.md").write_text(
+        "---\ntitle: blocked elsewhere\nblocked_by: ['other/repo#1']\n---\n", encoding="utf-8"
+    )
+
+    plan = pirun("batch", "1", "2", "--dry-run")
+    assert plan.stdout.splitlines() == ["Layer 0: #1, #2"]
+
+    result = pirun("batch", "1", "2")
+
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    assert "#2 skipped (blocked by other/repo#1 (OPEN))" in result.stdout
+    assert repo.status(1)["status"] == "complete"
+    assert not agent.started(2)
