@@ -1,7 +1,7 @@
 """`pirun batch` planning: --dry-run layers, cycles, deduplication, exit codes.
 
-Nothing here should ever start a session: each test checks that no worktree
-directory was created and, under tmux, that no server was started on the socket.
+Dry runs, cycles and usage errors must start nothing: those tests check that no
+worktree directory was created and, under tmux, that no server was started.
 """
 
 from __future__ import annotations
