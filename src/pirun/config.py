@@ -52,7 +52,9 @@ Schema = Mapping[str, "Option | Schema"]
 
 KERNEL_OPTIONS: dict[str, Any] = {
     "tracker": Option(str, "local", "Issue tracker plugin answering for issues: local, github."),
-    "backend": Option(str, "tmux", "Session backend running the agents: tmux, process."),
+    "backend": Option(
+        str, "tmux", "Session backend running the agents: tmux, process, ray (or a plugin's)."
+    ),
     "repo": Option(
         str, None, "The tracker's repository as owner/name (default: from the origin remote)."
     ),
