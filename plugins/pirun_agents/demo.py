@@ -29,7 +29,8 @@ def main(argv: list[str]) -> int:
     target.write_text(f"Work for issue #{issue}.\n", encoding="utf-8")
     subprocess.run(["git", "add", str(target)], check=True)
     subprocess.run(
-        ["git", "commit", "-q", "-m", f"demo: work for issue #{issue}"],
+        # --allow-empty: a retry on a branch that already has this work still commits.
+        ["git", "commit", "-q", "--allow-empty", "-m", f"demo: work for issue #{issue}"],
         check=True,
         env={
             "GIT_AUTHOR_NAME": "pirun demo agent",

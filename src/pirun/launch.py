@@ -73,6 +73,7 @@ def _reserve(rt: Runtime, issue: Issue, options: LaunchOptions) -> StatusRecord:
     config = rt.config
     session = config.session_name(issue.number)
     with rt.lock("sessions"):
+        active = active_records(rt)
         if rt.backend.exists(session):
             if not options.force:
                 raise SessionExists(
@@ -81,7 +82,6 @@ def _reserve(rt: Runtime, issue: Issue, options: LaunchOptions) -> StatusRecord:
             record_outcome(rt, issue.number, Outcome.error("replaced by a new run", "force"))
             rt.backend.kill(session)
         elif config.max_concurrent and not options.force:
-            active = active_records(rt)
             if len(active) >= config.max_concurrent:
                 raise ConcurrencyLimitReached(limit_message(rt, active))
         starting = starting_path(rt, issue.number)
@@ -92,7 +92,7 @@ def _reserve(rt: Runtime, issue: Issue, options: LaunchOptions) -> StatusRecord:
             with contextlib.suppress(OSError):
                 starting.unlink()
             raise PirunError(f"cannot start issue #{issue.number}: {os_reason(exc)}") from None
-        port = free_port({r.port for r in active_records(rt) if r.port is not None})
+        port = free_port({r.port for r in active if r.port is not None})
         record = StatusRecord(
             issue=issue.number,
             status=Status.RUNNING,
