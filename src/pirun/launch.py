@@ -81,9 +81,12 @@ def _reserve(rt: Runtime, issue: Issue, options: LaunchOptions) -> StatusRecord:
                 )
             record_outcome(rt, issue.number, Outcome.error("replaced by a new run", "force"))
             rt.backend.kill(session)
-        elif config.max_concurrent and not options.force:
-            if len(active) >= config.max_concurrent:
-                raise ConcurrencyLimitReached(limit_message(rt, active))
+        elif (
+            config.max_concurrent
+            and not options.force
+            and len(active) >= config.max_concurrent
+        ):
+            raise ConcurrencyLimitReached(limit_message(rt, active))
         starting = starting_path(rt, issue.number)
         try:
             config.run_dir.mkdir(parents=True, exist_ok=True)
