@@ -55,3 +55,21 @@ def test_failing_webhook_never_fails_the_run(repo, pirun, httpserver, agent_scri
     assert pirun("run", "3", "--no-attach").exit_code == 0
     record = wait_until(lambda: (r := repo.status(3)) and r["status"] != "running" and r)
     assert record["status"] == "complete"
+
+
+def test_batch_end_posts_a_summary_and_rings_the_bell(repo, pirun, httpserver, agent_script):
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    repo.write_config(backend="process", agent={"command": agent_script(FINISH)},
+                      notify={"webhook": httpserver.url_for("/hook"), "bell": True})
+    repo.add_issue(1, "One")
+    repo.add_issue(2, "Two", blocked_by=[1])
+    result = pirun("batch", "1", "2")
+    assert result.exit_code == 0, result.stderr
+    events = [json.loads(request.data) for request, _ in httpserver.log]
+    summary = [event for event in events if event["event"] == "batch_finished"]
+    assert len(summary) == 1
+    assert summary[0]["complete"] == 2
+    assert summary[0]["failed"] == 0
+    assert sorted(e["issue"] for e in events if e["event"] == "issue_finished") == [1, 2]
+    # The batch's own end rings the bell on its stderr (issues ring in their sessions).
+    assert "\a" in result.stderr
