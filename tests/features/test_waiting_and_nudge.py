@@ -81,3 +81,32 @@ def test_dashboard_shows_sessions_and_quits_on_q(repo, pirun, tmux_socket, agent
                                capture_output=True).returncode != 0,
         what="dashboard exit",
     )
+
+
+@pytest.mark.slow
+def test_dashboard_nudge_key_sends_the_typed_text_to_the_agent(
+    repo, pirun, tmux_socket, agent_script
+):
+    repo.write_config(backend="tmux", tmux={"socket_name": tmux_socket},
+                      agent={"command": agent_script(ASKS_FOR_INPUT)})
+    repo.add_issue(3, "Asks a question")
+    assert pirun("run", "3", "--no-attach").exit_code == 0
+    tmux = ["tmux", "-L", tmux_socket]
+    subprocess.run(
+        [*tmux, "new-session", "-d", "-s", "dash", "-x", "160", "-y", "30", "-c",
+         str(repo.path), "python", "-m", "pirun", "dashboard"],
+        check=True,
+    )
+
+    def screen() -> str:
+        return subprocess.run([*tmux, "capture-pane", "-p", "-t", "=dash:"],
+                              capture_output=True, text=True).stdout
+
+    wait_until(lambda: "#3" in screen(), what="dashboard row")
+    subprocess.run([*tmux, "send-keys", "-t", "=dash:", "n"], check=True)
+    wait_until(lambda: "nudge #3>" in screen(), what="nudge prompt")
+    subprocess.run([*tmux, "send-keys", "-t", "=dash:", "-l", "go ahead"], check=True)
+    subprocess.run([*tmux, "send-keys", "-t", "=dash:", "Enter"], check=True)
+    wait_until(lambda: (r := repo.status(3)) and r["status"] == "complete", what="complete")
+    assert (repo.path / "answer.txt").read_text().strip() == "go ahead"
+    subprocess.run([*tmux, "send-keys", "-t", "=dash:", "q"], check=True)
