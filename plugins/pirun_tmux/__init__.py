@@ -25,6 +25,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,11 @@ KILL_GRACE = 3.0
 
 #: Runs `sys.argv[1:]` without a shell; used for one-element argvs (see module doc).
 _EXEC_TRAMPOLINE = "import os, sys; os.execvp(sys.argv[1], sys.argv[1:])"
+
+#: What a client gets from a server that exits (no sessions left) as it connects.
+SERVER_EXITING = "server exited unexpectedly"
+#: Tries of `new-session` when it meets such a server.
+START_ATTEMPTS = 3
 
 # stderr of a tmux command whose session or server is simply not there.
 _GONE_MESSAGES = (
@@ -181,13 +187,20 @@ class TmuxBackend:
             ";", "set-option", "-w", "-t", _pane(name), "remain-on-exit", "off",
             ";", "set-option", "-s", "exit-unattached", "off",
         ]  # fmt: skip
-        try:
-            result = self._run("new-session", *args)
-        except ValueError as exc:  # a NUL byte in an argument
-            raise BackendError(f"cannot start session {name}: {exc}") from None
-        if result.returncode == 0:
-            return
-        message = _error(result)
+        for attempt in range(START_ATTEMPTS):
+            try:
+                result = self._run("new-session", *args)
+            except ValueError as exc:  # a NUL byte in an argument
+                raise BackendError(f"cannot start session {name}: {exc}") from None
+            if result.returncode == 0:
+                return
+            message = _error(result)
+            # The server was exiting, its last session having just ended, when this
+            # command reached it: nothing was created, and the next try starts a
+            # new server.
+            if SERVER_EXITING not in message or attempt == START_ATTEMPTS - 1:
+                break
+            time.sleep(0.05 * (attempt + 1))
         if "duplicate session" in message:
             raise BackendError(f"session {name} already exists")
         # A session that did start but could not be configured must not run on
