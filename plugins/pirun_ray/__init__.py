@@ -18,13 +18,12 @@ imports without Ray, and `backend: ray` without it is a one-line error.
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import re
 import subprocess
 import sys
 from collections.abc import Generator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ from pirun_process import ProcessBackend, procfs
 from pirun import hookimpl
 from pirun.config import Config, Option
 from pirun.errors import BackendError, ConfigError
-from pirun.model import Issue, Workspace
+from pirun.model import Issue, JsonFile, Workspace
 
 #: The custom Ray resource every agent job asks one unit of: start nodes with
 #: `--resources='{"pirun_agent": K}'` to run at most K agents on each.
@@ -131,7 +130,7 @@ def pirun_session_backend(config: Config) -> RayBackend | None:
 
 
 @dataclass(frozen=True)
-class JobSpec:
+class JobSpec(JsonFile):
     """Everything the proxy needs to submit one issue's job. Written under
     `run_dir`, so no issue text ever reaches an argv or Ray's entrypoint string."""
 
@@ -151,16 +150,6 @@ class JobSpec:
     node_python: str = "python"
     forward_env: list[str] = field(default_factory=list)
     exit_grace: float = 30.0
-
-    def write(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
-        os.replace(tmp, path)
-
-    @classmethod
-    def read(cls, path: Path) -> JobSpec:
-        return cls(**json.loads(path.read_text(encoding="utf-8")))
 
 
 def job_spec_path(config: Config, issue: int) -> Path:

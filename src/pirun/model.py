@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
+import os
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
+
+
+class JsonFile:
+    """For dataclasses handed between processes as JSON files (run specs): written
+    through a temporary file and a rename, so a reader never sees half of one."""
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(dataclasses.asdict(self), indent=2), encoding="utf-8")  # type: ignore[call-overload]
+        os.replace(tmp, path)
+
+    @classmethod
+    def read(cls, path: Path) -> Self:
+        return cls(**json.loads(path.read_text(encoding="utf-8")))
+
 
 #: The agent's prompt, written by the kernel into each worktree (git-excluded).
 PROMPT_FILE = ".pirun-prompt.md"

@@ -16,7 +16,6 @@ import contextlib
 import dataclasses
 import errno
 import fcntl
-import json
 import os
 import pty
 import re
@@ -27,13 +26,13 @@ import sys
 import termios
 import time
 import tty
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
 from pirun.errors import PirunError
 from pirun.log import configure_logging
-from pirun.model import Outcome, Status, StatusRecord
+from pirun.model import JsonFile, Outcome, Status, StatusRecord
 from pirun.outcomes import record_outcome
 from pirun.protocols import OutcomeDetector
 from pirun.runtime import Runtime
@@ -46,7 +45,7 @@ TAIL_BYTES = 2048
 
 
 @dataclass(frozen=True)
-class RunSpec:
+class RunSpec(JsonFile):
     repo: str
     issue: int
     session: str
@@ -58,16 +57,6 @@ class RunSpec:
     exit_file: str
     env: dict[str, str] = field(default_factory=dict)
     timeout: float | None = None
-
-    def write(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
-        os.replace(tmp, path)
-
-    @classmethod
-    def read(cls, path: Path) -> RunSpec:
-        return cls(**json.loads(path.read_text(encoding="utf-8")))
 
 
 def wrapper_argv(spec_path: Path) -> tuple[str, ...]:
