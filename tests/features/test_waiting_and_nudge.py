@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
+from collections.abc import Callable
 
 import pytest
 from featureutil import wait_until
@@ -52,22 +54,30 @@ def test_nudge_without_a_session_fails_clearly(repo, pirun, tmux_socket):
     assert result.stderr.strip() == "Error: no session for issue #9"
 
 
-@pytest.mark.slow
-def test_dashboard_shows_sessions_and_quits_on_q(repo, pirun, tmux_socket, agent_script):
-    repo.write_config(backend="tmux", tmux={"socket_name": tmux_socket},
-                      agent={"command": agent_script("import time; time.sleep(60)")})
-    repo.add_issue(7, "Long running work")
-    assert pirun("run", "7", "--no-attach").exit_code == 0
+def start_dashboard(repo, tmux_socket: str) -> tuple[list[str], Callable[[], str]]:
+    """`pirun dashboard` in a tmux session `dash` on the test's private server;
+    returns the tmux argv prefix and a function reading the screen."""
     tmux = ["tmux", "-L", tmux_socket]
     subprocess.run(
         [*tmux, "new-session", "-d", "-s", "dash", "-x", "160", "-y", "30", "-c",
-         str(repo.path), "python", "-m", "pirun", "dashboard"],
+         str(repo.path), sys.executable, "-m", "pirun", "dashboard"],
         check=True,
     )
 
     def screen() -> str:
         return subprocess.run([*tmux, "capture-pane", "-p", "-t", "=dash:"],
                               capture_output=True, text=True).stdout
+
+    return tmux, screen
+
+
+@pytest.mark.slow
+def test_dashboard_shows_sessions_and_quits_on_q(repo, pirun, tmux_socket, agent_script):
+    repo.write_config(backend="tmux", tmux={"socket_name": tmux_socket},
+                      agent={"command": agent_script("import time; time.sleep(60)")})
+    repo.add_issue(7, "Long running work")
+    assert pirun("run", "7", "--no-attach").exit_code == 0
+    tmux, screen = start_dashboard(repo, tmux_socket)
 
     text = wait_until(lambda: "#7" in screen() and screen(), what="dashboard row")
     assert "Long running work" in text
@@ -91,16 +101,7 @@ def test_dashboard_nudge_key_sends_the_typed_text_to_the_agent(
                       agent={"command": agent_script(ASKS_FOR_INPUT)})
     repo.add_issue(3, "Asks a question")
     assert pirun("run", "3", "--no-attach").exit_code == 0
-    tmux = ["tmux", "-L", tmux_socket]
-    subprocess.run(
-        [*tmux, "new-session", "-d", "-s", "dash", "-x", "160", "-y", "30", "-c",
-         str(repo.path), "python", "-m", "pirun", "dashboard"],
-        check=True,
-    )
-
-    def screen() -> str:
-        return subprocess.run([*tmux, "capture-pane", "-p", "-t", "=dash:"],
-                              capture_output=True, text=True).stdout
+    tmux, screen = start_dashboard(repo, tmux_socket)
 
     wait_until(lambda: "#3" in screen(), what="dashboard row")
     subprocess.run([*tmux, "send-keys", "-t", "=dash:", "n"], check=True)
