@@ -35,13 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "pirun bench",
-    "GIT_AUTHOR_EMAIL": "bench@pirun.invalid",
-    "GIT_COMMITTER_NAME": "pirun bench",
-    "GIT_COMMITTER_EMAIL": "bench@pirun.invalid",
-}
+from benchutil import init_bench_repo
 
 #: argv: ISSUE WORKDIR. Waits for WORKDIR/go, then its delay (WORKDIR/delays.json),
 #: stamps, prints the marker, and stays (like an agent back at its prompt) until
@@ -90,17 +84,7 @@ def summary(values: list[float]) -> dict[str, float]:
 
 def make_repo(path: Path, size: int, backend: str, socket: str, work: Path,
               delays: dict[int, float]) -> None:
-    path.mkdir(parents=True)
-
-    def git(*args: str) -> None:
-        subprocess.run(["git", *args], cwd=path, check=True, capture_output=True,
-                       env={**os.environ, **GIT_ENV})
-
-    git("init", "-q", "-b", "main")
-    (path / "README.md").write_text("# bench\n")
-    (path / ".gitignore").write_text(".worktrees/\n")
-    git("add", "-A")
-    git("commit", "-q", "-m", "bench repository")
+    init_bench_repo(path)
     agent = work / "agent.py"
     agent.write_text(AGENT)
     (work / "delays.json").write_text(json.dumps(delays))

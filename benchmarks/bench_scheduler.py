@@ -29,13 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "pirun bench",
-    "GIT_AUTHOR_EMAIL": "bench@pirun.invalid",
-    "GIT_COMMITTER_NAME": "pirun bench",
-    "GIT_COMMITTER_EMAIL": "bench@pirun.invalid",
-}
+from benchutil import init_bench_repo
 
 
 def layered_graph(size: int, layers: int, seed: int) -> dict[int, list[int]]:
@@ -55,17 +49,7 @@ def layered_graph(size: int, layers: int, seed: int) -> dict[int, list[int]]:
 
 def make_repo(path: Path, graph: dict[int, list[int]], backend: str, max_concurrent: int,
               socket: str) -> None:
-    path.mkdir(parents=True)
-
-    def git(*args: str) -> None:
-        subprocess.run(["git", *args], cwd=path, check=True, capture_output=True,
-                       env={**os.environ, **GIT_ENV})
-
-    git("init", "-q", "-b", "main")
-    (path / "README.md").write_text("# bench\n")
-    (path / ".gitignore").write_text(".worktrees/\n")
-    git("add", "-A")
-    git("commit", "-q", "-m", "bench repository")
+    init_bench_repo(path)
     config: dict[str, Any] = {
         "tracker": "local",
         "backend": backend,

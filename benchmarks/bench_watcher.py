@@ -36,13 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from benchutil import init_bench_repo
 
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "pirun bench",
-    "GIT_AUTHOR_EMAIL": "bench@pirun.invalid",
-    "GIT_COMMITTER_NAME": "pirun bench",
-    "GIT_COMMITTER_EMAIL": "bench@pirun.invalid",
-}
 TICK = os.sysconf("SC_CLK_TCK")
 
 BASELINE_TMUX = (
@@ -73,17 +68,7 @@ def cpu_seconds(pid: int, children: bool = True) -> float:
 
 
 def make_repo(path: Path, size: int, backend: str, socket: str) -> None:
-    path.mkdir(parents=True)
-
-    def git(*args: str) -> None:
-        subprocess.run(["git", *args], cwd=path, check=True, capture_output=True,
-                       env={**os.environ, **GIT_ENV})
-
-    git("init", "-q", "-b", "main")
-    (path / "README.md").write_text("# bench\n")
-    (path / ".gitignore").write_text(".worktrees/\n")
-    git("add", "-A")
-    git("commit", "-q", "-m", "bench repository")
+    init_bench_repo(path)
     config: dict[str, Any] = {
         "tracker": "local",
         "backend": backend,
