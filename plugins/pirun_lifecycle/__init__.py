@@ -1,9 +1,10 @@
 """Lifecycle hooks from `.pirun.yaml`: commands run on start, success, error and cleanup.
 
 Each hook is an argv list (a string is split like a shell would, never run by one).
-Issue data reaches the command only as environment variables, with control
-characters removed, so hostile issue text cannot become part of a command. A hook
-that fails is logged and never fails the run.
+Issue data reaches the command only as environment variables, with every control
+character removed (line breaks and tabs become a space), so hostile issue text can
+neither become part of a command nor forge lines in what a hook logs. A hook that
+fails is logged and never fails the run.
 """
 
 from __future__ import annotations
@@ -21,7 +22,11 @@ from pirun.model import Issue, Outcome, Status, StatusRecord, Workspace
 
 log = structlog.get_logger()
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+#: Control characters that separate words or lines (tab, LF, VT, FF, CR, NEL): a run
+#: of them becomes one space, so "two\nlines" stays two words.
+_BREAKS = re.compile(r"[\t\n\v\f\r\x85]+")
+#: Every other control character: C0, DEL and C1.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 HOOK_TIMEOUT = 300
 
 
@@ -44,7 +49,12 @@ def pirun_config_options() -> dict[str, object]:
 
 
 def clean(value: str) -> str:
-    return _CONTROL.sub("", value)
+    """`value` as a hook may see it: one line, no control character at all.
+
+    Hook scripts echo, log and pass these values on; a newline or an escape in an
+    issue title could forge a line of their output or drive a terminal.
+    """
+    return _CONTROL.sub("", _BREAKS.sub(" ", value))
 
 
 def run_hook(config: Config, name: str, env: dict[str, str]) -> None:
