@@ -6,13 +6,11 @@ import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-T = TypeVar("T")
+from helpers import wait_until as wait_until  # the tests import it from here
 
 #: The scripted agent. argv: BEHAVIOURS_JSON ISSUE PROMPT_FILE. It appends
 #: `start|end ISSUE TIME PID` lines to the events file (one small O_APPEND write each,
@@ -141,19 +139,6 @@ class ScriptAgent:
             running += delta
             peak = max(peak, running)
         return peak
-
-
-def wait_until(predicate: Callable[[], T], timeout: float = 30.0, interval: float = 0.05,
-               what: str = "condition") -> T:
-    """Poll `predicate` until it returns something truthy, or fail after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 def configure(repo: Any, backend_config: dict[str, Any], agent: ScriptAgent,

@@ -9,16 +9,14 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-T = TypeVar("T")
+from helpers import DEADLINE
+from helpers import wait_until as wait_for
 
-DEADLINE = 30.0
-INTERVAL = 0.05
 ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|\+00:00)")
 DEMO_ENV = {"PIRUN_DEMO_DELAY": "0.2"}
 
@@ -172,20 +170,6 @@ class Agent:
     def wait_pids(self, issue: int, count: int = 1) -> list[tuple[int, int]]:
         return wait_for(lambda: (p := self.pids(issue)) and len(p) >= count and p,
                         what=f"agent of issue #{issue} to start")
-
-
-def wait_for(
-    predicate: Callable[[], T], timeout: float = DEADLINE, interval: float = INTERVAL,
-    what: str = "condition",
-) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(interval)
 
 
 def wait_for_status(

@@ -14,13 +14,12 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-T = TypeVar("T")
+from helpers import wait_until as wait_for  # noqa: F401  (the tests import it from here)
 
 SESSION_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
 
@@ -198,18 +197,6 @@ class Agent:
             if str(self.script).encode() in cmdline:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(event.pid, signal.SIGKILL)
-
-
-def wait_for(predicate: Callable[[], T], timeout: float = 30.0, interval: float = 0.05,
-             what: str = "condition") -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(interval)
 
 
 @dataclass
