@@ -22,20 +22,72 @@ READ_PROMPT = "Read the task in {prompt_file} and carry it out, following its in
 class Preset:
     interactive: tuple[str, ...]
     print: tuple[str, ...]
-    #: The agent's idle input prompt, for detecting a session waiting for the user:
-    #: a bare prompt character, possibly inside a TUI's input box, or the box's
-    #: bottom edge. A heuristic; `agent.input_prompt` overrides it.
-    input_prompt: str = r"^[\s│┃|]*[>❯›]\s*[│┃|]?\s*$|^\s*[╰└][─━]+[╯┘]\s*$"
+    #: Text the agent shows only when it waits for a person: idle at its input prompt,
+    #: or asking to approve a tool. `re.search`ed in the last line the wrapper cleaned
+    #: from the terminal output once the agent has been quiet for
+    #: `detect.idle_seconds`; `agent.input_prompt` overrides it. These TUIs place
+    #: words and cells with cursor moves, which cleaning removes, so the gaps
+    #: between words may be gone (`?forshortcuts`): hence `\s*`. See
+    #: docs/configuration.md#agent-presets for where each pattern comes from.
+    input_prompt: str | None = None
+
+
+#: pi (badlogic/pi-mono, packages/coding-agent): the footer's context usage,
+#: `0.1%/200k (auto)` or `?/200k`, ends every redraw once the `Working...` loader
+#: (shown from agent_start to agent_end) is gone. Source:
+#: src/modes/interactive/components/footer.ts (`${percent}%/${formatTokens(window)}`),
+#: src/modes/interactive/interactive-mode.ts (the loader).
+PI_WAITING = r"(?:\d+\.\d%|\?)/\d+(?:\.\d+)?[kM]?\b"
+
+#: Claude Code (@anthropic-ai/claude-code, TUI source not public; strings from the
+#: shipped 2.1 bundle, screens captured from it): the idle footer `? for shortcuts`
+#: (or the permission mode shown in its place), and the permission dialog
+#: `Do you want to proceed?` ... `Esc to cancel · Tab to amend`.
+CLAUDE_WAITING = (
+    r"\?\s*for\s*shortcuts"
+    r"|(?:accept\s*edits|plan\s*mode|bypass\s*permissions)\s*on\b"
+    r"|Do\s*you\s*want\s*to\s*(?:proceed|make\s*this\s*edit)"
+    r"|Esc\s*to\s*cancel"
+)
+
+#: Codex (openai/codex, codex-rs/tui): the separator closing a turn,
+#: `─ Worked for 1m 05s ─` (history_cell.rs, FinalMessageSeparator), the empty
+#: composer's placeholder `Ask Codex to do anything` (chatwidget.rs), and the
+#: approval overlay's question `Would you like to run the following command?`
+#: (bottom_pane/approval_overlay.rs).
+CODEX_WAITING = (
+    r"Worked\s*for\s*\d"
+    r"|Ask\s*Codex\s*to\s*do\s*anything"
+    r"|Would\s*you\s*like\s*to\s*(?:run|make|grant|send)\b"
+)
+
+#: opencode (sst/opencode, now anomalyco/opencode; packages/opencode/src/cli/cmd/tui):
+#: a finished assistant message's footer `▣ Build · model · 35.3s` gets its duration
+#: only once the message completed (routes/session/index.tsx; durations as `120ms`,
+#: `35.3s`, `2m 5s`, `1h 3m`), and the permission prompt `△ Permission required`
+#: (routes/session/permission.tsx).
+OPENCODE_WAITING = (
+    r"·\s*(?:\d+ms|\d+\.\d+s|\d+m\s*\d+s|\d+h\s*\d+m|\d+d\s*\d+h)\b"
+    r"|Permission\s*required"
+)
 
 
 PRESETS: dict[str, Preset] = {
-    # pi: `@path` puts a file into the first message; --print runs once and exits.
-    "pi": Preset(("pi", "@{prompt_file}"), ("pi", "--print", "@{prompt_file}")),
-    "claude": Preset(("claude", READ_PROMPT), ("claude", "-p", READ_PROMPT)),
-    "codex": Preset(("codex", READ_PROMPT), ("codex", "exec", READ_PROMPT)),
-    "opencode": Preset(
-        ("opencode", "--prompt", READ_PROMPT), ("opencode", "run", READ_PROMPT)
+    # pi: `@path` makes the file's text the first message (src/main.ts,
+    # prepareInitialMessage); --print/-p processes it and exits (src/cli/args.ts).
+    "pi": Preset(
+        ("pi", "@{prompt_file}"), ("pi", "--print", "@{prompt_file}"), PI_WAITING
     ),
+    # claude [prompt] starts the TUI on a first message; -p/--print runs once.
+    "claude": Preset(("claude", READ_PROMPT), ("claude", "-p", READ_PROMPT), CLAUDE_WAITING),
+    # codex [PROMPT] is the TUI; `codex exec [PROMPT]` runs non-interactively.
+    "codex": Preset(("codex", READ_PROMPT), ("codex", "exec", READ_PROMPT), CODEX_WAITING),
+    # opencode --prompt starts the TUI on a prompt; `opencode run [message..]` runs once.
+    "opencode": Preset(
+        ("opencode", "--prompt", READ_PROMPT), ("opencode", "run", READ_PROMPT),
+        OPENCODE_WAITING,
+    ),
+    # The scripted demo agent never waits for anyone.
     "demo": Preset(
         (sys.executable, "-m", "pirun_agents.demo", "{issue}", "{prompt_file}"),
         (sys.executable, "-m", "pirun_agents.demo", "{issue}", "{prompt_file}"),

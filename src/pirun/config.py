@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,10 @@ class Option:
     default: Any
     help: str
     items: type | tuple[type, ...] | None = None
+    #: Checks a value of the right type further; returns what is wrong with it, or
+    #: None. A value that would only fail where it is used (a regex compiled in every
+    #: session's wrapper) fails when the configuration is loaded instead.
+    check: Callable[[Any], str | None] | None = None
 
     def accepts(self, value: Any) -> bool:
         if value is None:
@@ -48,6 +53,15 @@ class Option:
         return " or ".join(names)
 
 
+def regular_expression(value: str) -> str | None:
+    """What is wrong with `value` as a regular expression, or None if it compiles."""
+    try:
+        re.compile(value)
+    except re.error as exc:
+        return f"is not a valid regular expression: {exc}"
+    return None
+
+
 Schema = Mapping[str, "Option | Schema"]
 
 KERNEL_OPTIONS: dict[str, Any] = {
@@ -69,7 +83,11 @@ KERNEL_OPTIONS: dict[str, Any] = {
             items=str,
         ),
         "input_prompt": Option(
-            str, None, "Regex for the agent's idle input prompt (default: the preset's)."
+            str,
+            None,
+            "Regex (searched in the agent's last output line) for an agent waiting "
+            "for a person (default: the preset's).",
+            check=regular_expression,
         ),
         "mode": Option(
             str,
@@ -137,6 +155,9 @@ def _validate(raw: Mapping[str, Any], schema: Mapping[str, Any], prefix: str) ->
                 f"got {type(value).__name__}"
             )
         else:
+            problem = spec.check(value) if spec.check and value is not None else None
+            if problem:
+                raise ConfigError(f"configuration key '{dotted}' {problem}")
             values[key] = value
     for key, spec in schema.items():
         if key in values:

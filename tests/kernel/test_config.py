@@ -283,6 +283,35 @@ def test_agent_command_unset_is_none() -> None:
     assert build({}).agent_command() is None
 
 
+# --- agent.input_prompt --------------------------------------------------------------------
+
+
+def test_agent_input_prompt_that_compiles_is_kept() -> None:
+    assert build({"agent": {"input_prompt": r"^\s*>\s*$"}}).get("agent.input_prompt") == (
+        r"^\s*>\s*$"
+    )
+
+
+@pytest.mark.parametrize("pattern", ["([unclosed", "*starts with a repeat", "a{2,1}"])
+def test_agent_input_prompt_that_does_not_compile_names_the_key(pattern: str) -> None:
+    message = config_error({"agent": {"input_prompt": pattern}})
+    assert message.startswith(
+        "configuration key 'agent.input_prompt' is not a valid regular expression: "
+    )
+    assert "\n" not in message
+
+
+def test_option_check_runs_for_plugin_options_too() -> None:
+    def even(value: int) -> str | None:
+        return None if value % 2 == 0 else "must be even"
+
+    schema = {"hello": {"count": Option(int, 2, "Pairs.", check=even)}}
+    assert build({"hello": {"count": 4}}, schema).get("hello.count") == 4
+    assert config_error({"hello": {"count": 3}}, schema) == (
+        "configuration key 'hello.count' must be even"
+    )
+
+
 # --- options declared by plugins -----------------------------------------------------------
 
 
@@ -364,6 +393,20 @@ def test_cli_bad_yaml_exits_3_with_one_line_and_line_number(repo, pirun) -> None
     assert len(lines) == 1, result.stderr
     assert "line " in lines[0] and ".pirun.yaml" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_cli_bad_input_prompt_regex_exits_3_with_one_line_naming_the_key(repo, pirun) -> None:
+    repo.write_config(agent={"preset": "claude", "input_prompt": "([unclosed"})
+    repo.add_issue(1, "Anything")
+    for args in (("status",), ("run", "1", "--no-attach")):
+        result = pirun(*args)
+        assert result.exit_code == 3, result
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert lines[0].startswith(
+            "Error: configuration key 'agent.input_prompt' is not a valid regular expression"
+        )
+    assert not (repo.path / ".worktrees").exists()  # nothing was started
 
 
 def test_cli_wrong_type_exits_3_naming_the_key(repo, pirun) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from pirun.model import Issue, IssueRef, Workspace
 from pirun.runtime import Runtime
+from pirun.wrapper import TAIL_BYTES, last_line
 
 ISSUE = Issue(IssueRef("", 42), "Fix `rm -rf /` $(touch PWNED)", body="x" * 10_000)
 
@@ -68,10 +69,94 @@ def test_unknown_preset_is_a_configuration_error(repo, pirun):
     assert "unknown agent preset 'nope'" in result.stderr
 
 
-@pytest.mark.parametrize("line", ["> ", "│ > │", "❯", "╰──────────╯"])
-def test_tui_presets_recognise_an_idle_input_prompt(repo, line):
-    repo.write_config(backend="process", agent={"preset": "claude"})
+# --- waiting patterns -----------------------------------------------------------------------
+#
+# screens/<agent>-<state>.bin are real terminal output: pi 0.73.1, Claude Code 2.1.197,
+# codex-cli 0.169.0 and opencode 1.18.33 (the npm packages) each ran under pirun's tmux
+# backend against a local stand-in for their model API, which answered after a delay
+# (working), then with a question (idle) or, for Claude Code, a Bash call needing
+# approval (permission). Each file is the last TAIL_BYTES of the session log at that
+# moment: exactly what the exec wrapper holds when it decides whether a quiet agent
+# is waiting.
+
+SCREENS = Path(__file__).parent / "screens"
+AGENTS = ("pi", "claude", "codex", "opencode")
+
+
+def waiting_pattern(repo, **agent: object) -> str | None:
+    repo.write_config(backend="process", agent=agent)
     rt = Runtime.load(repo.path)
-    pattern = rt.pm.hook.pirun_input_prompt(config=rt.config)
-    assert re.search(pattern, line.strip())
-    assert not re.search(pattern, "Thinking about the change...")
+    return rt.pm.hook.pirun_input_prompt(config=rt.config)
+
+
+def screen_line(name: str) -> str:
+    tail = (SCREENS / f"{name}.bin").read_bytes()
+    assert len(tail) == TAIL_BYTES
+    return last_line(tail)
+
+
+@pytest.mark.parametrize(
+    "screen", ["pi-idle", "claude-idle", "claude-permission", "codex-idle", "opencode-idle"]
+)
+def test_preset_pattern_matches_its_agent_waiting_for_a_person(repo, screen):
+    agent = screen.split("-")[0]
+    assert re.search(waiting_pattern(repo, preset=agent), screen_line(screen))
+
+
+@pytest.mark.parametrize("agent", AGENTS)
+def test_preset_pattern_does_not_match_its_agent_at_work(repo, agent):
+    assert not re.search(waiting_pattern(repo, preset=agent), screen_line(f"{agent}-working"))
+
+
+@pytest.mark.parametrize("agent", AGENTS)
+def test_preset_pattern_does_not_match_other_agents_waiting(repo, agent):
+    pattern = waiting_pattern(repo, preset=agent)
+    others = [s.stem for s in SCREENS.glob("*.bin") if not s.stem.startswith(agent + "-")]
+    assert [name for name in others if re.search(pattern, screen_line(name))] == []
+
+
+# Lines as the agents' TUI source renders them, beyond the captured screens.
+FROM_SOURCE = {
+    "pi": ["?/200k (auto)", "↑1.2k ↓300 R12k $0.012 45.2%/1.0M   claude-sonnet-4 • medium"],
+    "claude": ["  ? for shortcuts", "⏵⏵ accept edits on (shift+tab to cycle)",
+               "Do you want to make this edit to hello.py?", "Press Esc to cancel"],
+    "codex": ["─ Worked for 1m 05s ──────────", "› Ask Codex to do anything",
+              "Would you like to run the following command?",
+              "Would you like to make the following edits?"],
+    "opencode": ["▣  Build · claude-sonnet-4 · 2m 5s", "▣ Plan · gpt-5 · 820ms",
+                 "△ Permission required"],
+}
+
+ORDINARY_OUTPUT = [
+    "Thinking about the change...",
+    "Running tests: 12 passed, 0 failed in 3.41s",
+    "$ git commit -m 'Add hello()'",
+    "[issue-1-add-hello 3f2a1b0] Add hello()",
+    " 2 files changed, 14 insertions(+), 1 deletion(-)",
+    "Downloading numpy (15.2 MB) 45%",
+    "for shortcut in shortcuts:",
+    "def hello() -> str:",
+    "> ",
+    "❯",
+]
+
+
+@pytest.mark.parametrize(("agent", "line"), [(a, x) for a, lines in FROM_SOURCE.items()
+                                             for x in lines])
+def test_preset_pattern_matches_waiting_lines_from_the_agents_source(repo, agent, line):
+    assert re.search(waiting_pattern(repo, preset=agent), line)
+
+
+@pytest.mark.parametrize("agent", AGENTS)
+def test_preset_pattern_ignores_ordinary_output(repo, agent):
+    pattern = waiting_pattern(repo, preset=agent)
+    assert [line for line in ORDINARY_OUTPUT if re.search(pattern, line)] == []
+
+
+def test_configured_input_prompt_replaces_the_presets(repo):
+    assert waiting_pattern(repo, preset="claude", input_prompt=r"^READY>$") == r"^READY>$"
+
+
+def test_custom_command_and_demo_have_no_waiting_pattern(repo):
+    assert waiting_pattern(repo, command=["my-agent", "{prompt_file}"]) is None
+    assert waiting_pattern(repo, preset="demo") is None
