@@ -2,6 +2,8 @@
 
 Redraws on status-file events (and once a second for ages and last output), and
 takes single keys: up/down or j/k select, `a` attach, `n` nudge, `s` stop, `q` quit.
+Attaching shows the agent's session in this terminal; how to come back depends on
+where the dashboard runs (`attach_and_return`).
 """
 
 from __future__ import annotations
@@ -104,15 +106,35 @@ def read_key(fd: int, wakeup: int, timeout: float) -> str | None:
     return {"\x1b[A": "up", "\x1b[B": "down", "k": "up", "j": "down"}.get(data, data)
 
 
-def attach_and_return(rt: Runtime, session: str) -> None:
-    """Attach in a child, so detaching comes back to the dashboard."""
+def attach_and_return(rt: Runtime, session: str) -> str | None:
+    """Attach in a child, so that leaving the session comes back to the dashboard.
+
+    With tmux (see `TmuxBackend.attach`): outside tmux, or inside another tmux server
+    than the agents', the child becomes a tmux client in this terminal, and detaching
+    it ends the child; inside the agents' own server, the user's client is switched to
+    the session (tmux's last-session key, prefix L, switches back) and the child ends
+    at once. Returns why attaching failed, or None: the child's error would otherwise
+    be lost behind the redrawn screen.
+    """
+    # Non-inheritable: a child that execs a tmux client closes its end at once.
+    read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:
+        code = 0
         try:
+            os.close(read_end)
             rt.backend.attach(session)
+        except Exception as exc:  # any failure is reported to the parent, never raised
+            code = 1
+            with contextlib.suppress(OSError):
+                os.write(write_end, (str(exc) or type(exc).__name__).encode()[:4096])
         finally:
-            os._exit(0)
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as errors:
+        failure = errors.read().decode("utf-8", "replace").strip()
     os.waitpid(pid, 0)
+    return failure or None
 
 
 def prompt_line(console: Console, label: str) -> str:
@@ -168,8 +190,10 @@ def run_dashboard(rt: Runtime) -> None:
                     message = f"#{row.issue} has no live session"
                 elif row is not None and key == "a":
                     live.stop()
-                    attach_and_return(rt, row.session)
+                    failure = attach_and_return(rt, row.session)
                     live.start()
+                    if failure:
+                        message = f"cannot attach to #{row.issue}: {failure}"
                 elif row is not None and key == "n":
                     live.stop()
                     with _cooked(fd):
