@@ -143,11 +143,14 @@ def pirun_make_detectors(config: Config, issue: int, prompt: str) -> list[Outcom
 
 @hookspec(firstresult=True)
 def pirun_input_prompt(config: Config) -> str | None:
-    """Return a regular expression matching the agent's idle input prompt.
+    """Return a regular expression for an agent that waits for a person.
 
     Called by the exec wrapper when a session starts. When the agent has written
-    nothing for ``detect.idle_seconds`` and its last line matches, the run is shown
-    as ``waiting`` (for a person). Stops at the first non-None result.
+    nothing for ``detect.idle_seconds`` and the pattern is found (``re.search``) in
+    the last line of its output, cleaned of escape sequences, the run is shown as
+    ``waiting``. Full-screen agents redraw with cursor moves, so look for text
+    shown only while waiting (a footer hint, a permission question) and allow
+    for missing spaces (``\\s*``). Stops at the first non-None result.
     """
 
 
