@@ -12,14 +12,13 @@ and every failure is logged as one warning line.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import structlog
 
+from pirun import git
 from pirun.config import Config
 from pirun.errors import ConfigError, PirunError, TrackerError
 from pirun.model import IssueRef, StatusRecord, Workspace
@@ -36,7 +35,6 @@ REMOTE = "origin"
 BASE_KEY = "pirunbase"
 #: A push waiting on a credential prompt or a dead network must not hang the wrapper.
 GIT_TIMEOUT = 300.0
-_GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat", "GIT_EDITOR": "true"}
 #: How GitHub words the 422 for a head that already has an open pull request.
 PR_EXISTS = "a pull request already exists"
 
@@ -49,25 +47,6 @@ def on_success_action(config: Config) -> str:
             f"got '{action}'"
         )
     return action
-
-
-def _git(cwd: Path, *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
-    try:
-        return subprocess.run(
-            ["git", *args],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            stdin=subprocess.DEVNULL,
-            env={**os.environ, **_GIT_ENV},
-            timeout=timeout,
-        )
-    except FileNotFoundError:
-        raise TrackerError("git is not installed (not found on PATH)") from None
-    except subprocess.TimeoutExpired:
-        raise TrackerError(f"git {args[0]} timed out after {timeout:.0f}s") from None
-    except OSError as exc:
-        raise TrackerError(f"git {args[0]} failed: {exc}") from None
 
 
 def _git_failure(proc: subprocess.CompletedProcess[str]) -> str:
@@ -115,7 +94,8 @@ class Publisher:
     # -- pull request ---------------------------------------------------------------
 
     def push(self, workspace: Workspace) -> bool:
-        proc = _git(workspace.path, "push", "-u", REMOTE, workspace.branch, timeout=GIT_TIMEOUT)
+        proc = git.run(workspace.path, "push", "-u", REMOTE, workspace.branch,
+                       error=TrackerError, check=False, timeout=GIT_TIMEOUT)
         if proc.returncode != 0:
             log.warning(
                 "github.push_failed",
@@ -128,7 +108,9 @@ class Publisher:
         return True
 
     def base_of(self, workspace: Workspace) -> str:
-        recorded = _git(workspace.path, "config", "--get", f"branch.{workspace.branch}.{BASE_KEY}")
+        recorded = git.run(workspace.path, "config", "--get",
+                           f"branch.{workspace.branch}.{BASE_KEY}",
+                           error=TrackerError, check=False, timeout=30.0)
         if recorded.returncode == 0 and recorded.stdout.strip():
             return recorded.stdout.strip()
         configured = self.config.get("base")

@@ -20,6 +20,7 @@ from pathlib import Path
 import filelock
 import structlog
 
+from pirun import git as kernel_git
 from pirun import hookimpl
 from pirun.config import Config
 from pirun.errors import ConfigError, WorkspaceError
@@ -35,8 +36,6 @@ BASE_KEY = "pirunbase"
 FETCH_TIMEOUT = 300.0
 
 _WORKTREE_DIR = re.compile(r"issue-(\d+)(?:-[a-z0-9-]*)?")
-#: No terminal prompts, no pager, no editor: pirun runs git non-interactively.
-_GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat", "GIT_EDITOR": "true"}
 
 
 @hookimpl
@@ -89,25 +88,7 @@ def git(
     cwd: Path, *args: str, check: bool = True, timeout: float | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run git with an argv list; a failure becomes a WorkspaceError quoting git."""
-    try:
-        proc = subprocess.run(
-            ["git", *args],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            stdin=subprocess.DEVNULL,
-            env={**os.environ, **_GIT_ENV},
-            timeout=timeout,
-        )
-    except FileNotFoundError:
-        raise WorkspaceError("git is not installed (not found on PATH)") from None
-    except subprocess.TimeoutExpired:
-        raise WorkspaceError(f"git {args[0]} timed out after {timeout:.0f}s") from None
-    if check and proc.returncode != 0:
-        detail = (proc.stderr or proc.stdout).strip().splitlines()
-        reason = detail[-1] if detail else f"exit code {proc.returncode}"
-        raise WorkspaceError(f"git {args[0]} failed: {reason}")
-    return proc
+    return kernel_git.run(cwd, *args, error=WorkspaceError, check=check, timeout=timeout)
 
 
 @dataclass(frozen=True)
