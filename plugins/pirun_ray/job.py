@@ -7,8 +7,10 @@ Python and the agent, but not pirun. Issue text reaches it only through those fi
 1. Clone the remote into a node-local temporary directory and check out the
    issue branch: the remote's copy if an earlier run pushed one, else a new branch
    at the commit the local worktree was created at (else at the base branch).
-2. Run the agent (its argv rewritten to the clone and the prompt copy) on a pty,
-   copying every byte to stdout, which is the Ray job's log.
+2. Run the agent on a pty, copying every byte to stdout, which is the Ray job's
+   log. The submitting machine's paths in its argv and prompt (`{repo}`,
+   `{worktree}`, `{prompt_file}`, a template's `$worktree`) become the clone's and
+   the prompt copy's.
 3. If the agent exits 0 or printed its completion marker, push the branch to the
    remote; `[pirun-ray] pushed BRANCH SHA` tells the proxy so.
 4. Exit with the agent's exit code (1 if the push failed). Problems of the job
@@ -103,22 +105,36 @@ def prepare(spec: dict, clone: Path) -> str:
     raise JobError("the remote has no commit to start from")
 
 
-def agent_argv(spec: dict, clone: Path, prompt: Path) -> list[str]:
-    """The agent argv with the issue's local paths (prompt file, worktree) replaced by
-    this node's. The submitting machine's Python becomes the one running this
-    script; other paths (`{repo}`, a virtualenv) are left as they are."""
+def local_paths(spec: dict, clone: Path, prompt: Path) -> dict[str, str]:
+    """The submitting machine's paths that mean something on this node: the prompt
+    file, the worktree and the repository (`{prompt_file}`, `{worktree}`, `{repo}`).
+    The node's clone is both its worktree and its repository."""
     local = spec["local"]
-    swaps = [(local["prompt_file"], str(prompt)), (local["worktree"], str(clone))]
-    argv = []
-    for index, element in enumerate(spec["argv"]):
-        if index == 0 and element == local.get("python"):
-            argv.append(sys.executable)
-            continue
-        for old, new in swaps:
-            if old:
-                element = element.replace(old, new)
-        argv.append(element)
-    return argv
+    swaps = {local.get("prompt_file"): str(prompt), local.get("worktree"): str(clone),
+             local.get("repo"): str(clone)}
+    return {old: new for old, new in swaps.items() if old}
+
+
+def to_node(text: str, swaps: dict[str, str]) -> str:
+    """`text` with each of the local paths in `swaps` (as a whole path or the start of
+    one: `{repo}/tools/x`) replaced by the node's, in one pass, so a replacement is
+    never replaced again. The longest path is tried first: the worktree and the
+    prompt file lie inside the repository."""
+    if not swaps:
+        return text
+    alternatives = "|".join(re.escape(old) for old in sorted(swaps, key=len, reverse=True))
+    # Not inside a longer path or name: `/x/repo` is not part of `/y/x/repo`, `/x/repo2`
+    # or `/x/repo.git`, but a sentence may end right after it (`in /x/repo.`).
+    pattern = re.compile(rf"(?<![\w.~/-])(?:{alternatives})(?![\w~-]|\.[\w~-])")
+    return pattern.sub(lambda match: swaps[match.group(0)], text)
+
+
+def agent_argv(spec: dict, swaps: dict[str, str]) -> list[str]:
+    """The agent argv with the issue's local paths replaced by this node's (see
+    `to_node`); the submitting machine's Python becomes the one running this script."""
+    python = spec["local"].get("python")
+    return [sys.executable if index == 0 and element == python else to_node(element, swaps)
+            for index, element in enumerate(spec["argv"])]
 
 
 class Agent:
@@ -253,7 +269,10 @@ def main(argv: list[str]) -> int:
             return 1
         say(f"node {os.uname().nodename}: {spec['branch']} from {start} in {clone}")
         prompt = clone / PROMPT_NAME
-        shutil.copyfile(here / "prompt.md", prompt)
+        swaps = local_paths(spec, clone, prompt)
+        # A prompt template's `$worktree` names the local worktree, too.
+        prompt.write_text(to_node((here / "prompt.md").read_text(encoding="utf-8"), swaps),
+                          encoding="utf-8")
         exclude = clone / ".git" / "info" / "exclude"
         exclude.parent.mkdir(parents=True, exist_ok=True)
         with exclude.open("a", encoding="utf-8") as handle:
@@ -261,7 +280,7 @@ def main(argv: list[str]) -> int:
         env = {**os.environ, **spec.get("env", {}),
                "PIRUN_WORKTREE": str(clone), "PIRUN_REPO": str(clone)}
         env.setdefault("TERM", "xterm-256color")
-        agent = Agent(agent_argv(spec, clone, prompt), clone, env, int(spec["issue"]),
+        agent = Agent(agent_argv(spec, swaps), clone, env, int(spec["issue"]),
                       float(spec.get("exit_grace") or 0))
         code = agent.run(parent)
         if agent.orphaned or os.getppid() != parent:

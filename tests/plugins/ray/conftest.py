@@ -5,15 +5,18 @@ happens without Ray run where Ray is not installed."""
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from raycluster import Cluster
+from raycluster import Cluster, Node
 from rayutil import Pirun
 
 HEAD_RESOURCES = {"pirun_agent": 2, "head_node": 2}
-WORKER_RESOURCES = {"pirun_agent": 2, "worker_node": 1}
+#: `pool`: a resource the worker shares with the node-loss test's doomed node, so a
+#: batch asking for it can run on either.
+WORKER_RESOURCES = {"pirun_agent": 2, "worker_node": 1, "pool": 2}
+DOOMED_RESOURCES = {"pirun_agent": 2, "pool": 2}
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +32,24 @@ def ray_cluster() -> Iterator[Cluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture
+def add_doomed_node(ray_cluster: Cluster) -> Iterator[Callable[[], Node]]:
+    """Adds a node for a test that kills it (its raylet), when the test is ready for
+    it (starting a node takes seconds, which the test can spend on other work). The
+    node is killed afterwards in any case, so no later test finds its resources."""
+    added: list[Node] = []
+
+    def add() -> Node:
+        node = ray_cluster.add_worker(f"doomed-{len(added)}", DOOMED_RESOURCES)
+        added.append(node)
+        ray_cluster.wait_for_nodes(len(ray_cluster.nodes))
+        return node
+
+    yield add
+    for node in added:
+        ray_cluster.kill_node(node)
 
 
 @pytest.fixture

@@ -135,8 +135,18 @@ class Cluster:
         self._start([f"--address={self.gcs_address}"], node)
         return node
 
-    def wait_for_nodes(self, count: int, timeout: float = 60) -> None:
-        """Until the cluster reports `count` live nodes and the job API answers."""
+    def kill_node(self, node: Node) -> None:
+        """Lose `node`: SIGKILL its raylet (if it still runs), and wait until the
+        cluster counts it dead."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(node.raylet_pid, signal.SIGKILL)
+        if node in self.nodes:
+            self.nodes.remove(node)
+            self.wait_for_nodes(len(self.nodes), exactly=True)
+
+    def wait_for_nodes(self, count: int, timeout: float = 60, exactly: bool = False) -> None:
+        """Until the cluster reports `count` (or more, unless `exactly`) live nodes and
+        the job API answers."""
         from ray.job_submission import JobSubmissionClient
 
         deadline = time.monotonic() + timeout
@@ -148,7 +158,7 @@ class Cluster:
                 from ray.util.state import list_nodes
 
                 alive = [n for n in list_nodes(address=self.dashboard_url) if n.state == "ALIVE"]
-                if len(alive) >= count:
+                if len(alive) == count or (len(alive) > count and not exactly):
                     return
                 last = f"{len(alive)} live nodes"
             except Exception as exc:

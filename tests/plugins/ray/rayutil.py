@@ -37,14 +37,15 @@ class RemoteRepo:
             yaml.safe_dump(values, sort_keys=False), encoding="utf-8"
         )
 
-    def add_issues(self, graph: dict[int, list[int]]) -> None:
+    def add_issues(self, graph: dict[int, list[int]],
+                   bodies: dict[int, str] | None = None) -> None:
         issues = self.path / ".pirun" / "issues"
         issues.mkdir(parents=True, exist_ok=True)
         for number, blockers in graph.items():
             front = {"title": f"Issue {number}", "state": "open", "blocked_by": blockers}
+            body = (bodies or {}).get(number, f"Work on {number}.")
             (issues / f"{number}.md").write_text(
-                "---\n" + yaml.safe_dump(front, sort_keys=False) + "---\n"
-                + f"Work on {number}.\n",
+                "---\n" + yaml.safe_dump(front, sort_keys=False) + "---\n" + body + "\n",
                 encoding="utf-8",
             )
 
@@ -76,11 +77,17 @@ def make_remote_repo(directory: Path) -> RemoteRepo:
     return RemoteRepo(path, bare)
 
 
-def ray_config(cluster: Cluster, max_concurrent: int = 4, **ray: Any) -> dict[str, Any]:
+#: The agent argv of `scripted_agent.py`, every path placeholder pirun fills in.
+SCRIPTED_AGENT = {"command": [sys.executable, str(Path(__file__).with_name("scripted_agent.py")),
+                              "{issue}", "{prompt_file}", "{worktree}", "{repo}"]}
+
+
+def ray_config(cluster: Cluster, max_concurrent: int = 4, agent: dict[str, Any] | None = None,
+               **ray: Any) -> dict[str, Any]:
     return {
         "tracker": "local",
         "backend": "ray",
-        "agent": {"preset": "demo"},
+        "agent": agent or {"preset": "demo"},
         "parallel": {"max_concurrent": max_concurrent},
         # The nodes are this machine: run the job script with this Python (a bare
         # `python` may be another one, e.g. outside CI's venv).

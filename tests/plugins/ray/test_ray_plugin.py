@@ -161,7 +161,7 @@ sys.exit(3 if behaviour == "marker-then-exit-3" else 0)
 """
 
 
-def run_job(tmp_path: Path, behaviour: str, hook: str | None = None
+def run_job(tmp_path: Path, behaviour: str, hook: str | None = None, prompt: str = "the task"
             ) -> tuple[subprocess.CompletedProcess[str], Any, Path]:
     remote = make_remote_repo(tmp_path / "r")
     if hook:
@@ -172,7 +172,7 @@ def run_job(tmp_path: Path, behaviour: str, hook: str | None = None
     agent.write_text(AGENT)
     job_dir = tmp_path / "job"
     job_dir.mkdir()
-    (job_dir / "prompt.md").write_text("the task")
+    (job_dir / "prompt.md").write_text(prompt)
     local_prompt = "/local/wt/.pirun-prompt.md"
     spec = {
         "issue": 5, "branch": "issue-5-x", "base_branch": "main",
@@ -228,15 +228,35 @@ def test_a_rejected_push_is_reported(tmp_path: Path) -> None:
     assert remote.remote_branches() == {"main"}
 
 
-def test_agent_argv_is_rewritten_to_the_node(tmp_path: Path) -> None:
-    spec = {"argv": ["/local/python", "-m", "x", "/local/wt/.pirun-prompt.md",
-                     "--dir=/local/wt", "@/local/wt/.pirun-prompt.md", "/local/.venv/bin/y"],
-            "local": {"prompt_file": "/local/wt/.pirun-prompt.md", "worktree": "/local/wt",
-                      "repo": "/local", "python": "/local/python"}}
+def test_local_paths_in_the_agent_argv_become_the_node_clone() -> None:
+    local = {"prompt_file": "/local/wt/.pirun-prompt.md", "worktree": "/local/wt",
+             "repo": "/local", "python": "/local/python"}
+    spec = {"local": local, "argv": [
+        "/local/python", "-m", "x", "/local/wt/.pirun-prompt.md", "--dir=/local/wt",
+        "@/local/wt/.pirun-prompt.md", "--repo", "/local", "/local/tools/run",
+        "cd /local && make agent", "/local2", "/local.git", "/other/local", "/local/wt2",
+    ]}
     clone, prompt = Path("/n/repo"), Path("/n/repo/.pirun-prompt.md")
-    assert remote_job.agent_argv(spec, clone, prompt) == [
+
+    argv = remote_job.agent_argv(spec, remote_job.local_paths(spec, clone, prompt))
+
+    # {prompt_file}, {worktree} and {repo}, whole or as the start of a path; the node's
+    # clone is both worktree and repository. Other paths stay.
+    assert argv == [
         sys.executable, "-m", "x", str(prompt), "--dir=/n/repo", f"@{prompt}",
-        "/local/.venv/bin/y"]
+        "--repo", "/n/repo", "/n/repo/tools/run", "cd /n/repo && make agent",
+        "/local2", "/local.git", "/other/local", "/n/repo/wt2",
+    ]
+
+
+def test_local_paths_in_the_prompt_become_the_node_clone(tmp_path: Path) -> None:
+    proc, _, _ = run_job(tmp_path, "ok", prompt="Work in /local/wt. Not in /local.git.")
+
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    read = next(line for line in proc.stdout.splitlines() if line.startswith("agent read:"))
+    clone = read.rsplit(" in ", 1)[1]
+    assert "/local" not in clone
+    assert read == f"agent read: Work in {clone}. Not in /local.git. in {clone}"
 
 
 # -- the proxy's relay of the job's log ------------------------------------------------
