@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import signal
 import subprocess
 import uuid
@@ -22,27 +21,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pirun import hookimpl
+from pirun import hookimpl, procfs
 from pirun.config import Config
 from pirun.errors import BackendError
 from pirun.model import SessionSpec, utc_now
-from pirun_process import procfs
+from pirun.protocols import check_session_name as check_name
 
 #: Seconds `kill` waits after SIGTERM before it SIGKILLs what is left.
 KILL_GRACE = 3.0
-
-# Names become file names here (and tmux targets in the tmux backend): no path
-# separators, no dots, nothing a shell or tmux would give a meaning to.
-_VALID_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,199}")
-
-
-def check_name(name: str) -> None:
-    if not _VALID_NAME.fullmatch(name):
-        raise BackendError(
-            f"invalid session name {name!r}: use letters, digits, '-' and '_' "
-            "(check session.prefix)"
-        )
-
 
 @dataclass(frozen=True)
 class SessionRecord:

@@ -33,12 +33,12 @@ from pathlib import Path
 from libtmux import exc as tmux_exc
 from libtmux.common import has_gte_version, tmux_cmd
 from libtmux.server import Server
-from pirun_process import check_name, procfs
 
-from pirun import hookimpl
+from pirun import hookimpl, procfs
 from pirun.config import Config, Option
 from pirun.errors import BackendError
 from pirun.model import SessionSpec
+from pirun.protocols import check_session_name
 
 TMUX_MISSING = "tmux is not installed; install it or set backend: process"
 
@@ -152,7 +152,7 @@ class TmuxBackend:
 
     def start(self, spec: SessionSpec) -> None:
         name = spec.name
-        check_name(name)
+        check_session_name(name)
         if not spec.argv:
             raise BackendError(f"cannot start session {name}: no command given")
         if not spec.cwd.is_dir():
@@ -209,7 +209,7 @@ class TmuxBackend:
         raise BackendError(f"tmux could not start session {name}: {message}")
 
     def exists(self, name: str) -> bool:
-        check_name(name)
+        check_session_name(name)
         result = self._run("has-session", "-t", _session(name))
         if result.returncode == 0:
             return True
@@ -226,7 +226,7 @@ class TmuxBackend:
         return sorted(name for name in result.stdout if name and name.startswith(prefix))
 
     def kill(self, name: str) -> None:
-        check_name(name)
+        check_session_name(name)
         panes = self._run("list-panes", "-s", "-t", _pane(name), "-F", "#{pane_pid}")
         if panes.returncode != 0:
             if _gone(panes):
@@ -242,7 +242,7 @@ class TmuxBackend:
         procfs.terminate(tree, self.grace)
 
     def attach(self, name: str) -> None:
-        check_name(name)
+        check_session_name(name)
         if not self.exists(name):
             raise BackendError(f"no session named {name}")
         inside = os.environ.get("TMUX", "")
@@ -271,7 +271,7 @@ class TmuxBackend:
         newline are dropped: pasted text must not be able to end bracketed paste
         (ESC [201~) or interrupt the program (Ctrl-C).
         """
-        check_name(name)
+        check_session_name(name)
         clean = _paste_safe(text)
         buffer = f"pirun-{uuid.uuid4().hex}"
         fd, path = tempfile.mkstemp(prefix="pirun-paste-", suffix=".txt")  # mode 0600

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
 
+from pirun.errors import BackendError
 from pirun.model import Issue, Outcome, SessionSpec, StatusRecord, Workspace
+
+# Session names become file names (the process backend) and tmux targets: no path
+# separators, no dots, nothing a shell or tmux would give a meaning to.
+_SESSION_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,199}")
+
+
+def check_session_name(name: str) -> None:
+    """Raise BackendError unless `name` is letters, digits, `-` and `_` (at most 200,
+    not starting with `-`): what every bundled backend accepts as a session name."""
+    if not _SESSION_NAME.fullmatch(name):
+        raise BackendError(
+            f"invalid session name {name!r}: use letters, digits, '-' and '_' "
+            "(check session.prefix)"
+        )
 
 
 @runtime_checkable

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pirun_process import procfs
 
+from pirun import procfs
 from pirun.errors import BackendError
 from pirun.model import SessionSpec
 from pirun.protocols import SessionBackend

@@ -1,4 +1,6 @@
-"""Reading Linux's /proc: telling our processes from strangers and stopping whole trees.
+"""Reading Linux's /proc: telling our processes from strangers and stopping whole trees
+(for session backends, and for whatever else must know whether a process it
+recorded still runs).
 
 A pid alone names a process only until it exits: the kernel hands the number out
 again. A pid together with the process's start time (field 22 of /proc/PID/stat,
