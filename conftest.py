@@ -31,6 +31,14 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.pop("PIRUN_BACKEND", None)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Under pytest-xdist (`--dist loadgroup`) every test needing the Ray cluster runs in
+    # one worker, so one session-scoped cluster serves them all instead of one per worker.
+    for item in items:
+        if item.get_closest_marker("ray"):
+            item.add_marker(pytest.mark.xdist_group("ray"))
+
+
 def git(cwd: Path, *args: str) -> str:
     return subprocess.run(
         ["git", *args], cwd=cwd, check=True, capture_output=True, text=True

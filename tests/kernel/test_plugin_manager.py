@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -240,22 +242,26 @@ FAKE_DIST = "pirun-fakebackend"
 
 
 @pytest.fixture
-def fakebackend_installed(request: pytest.FixtureRequest) -> None:
-    """`pirun-fakebackend` pip-installed into this environment for the test, then removed."""
-    pip = [sys.executable, "-m", "pip"]
+def fakebackend_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """`pirun-fakebackend` pip-installed for this test only.
 
-    def uninstall() -> None:
-        subprocess.run([*pip, "uninstall", "-y", "-q", FAKE_DIST], capture_output=True)
-        sys.modules.pop("pirun_fakebackend", None)
-        importlib.invalidate_caches()
-
-    request.addfinalizer(uninstall)
+    It goes into a private directory put on this process's `sys.path` and the
+    subprocesses' PYTHONPATH rather than into the shared environment, so tests running
+    at the same time in other workers never see its entry point.
+    """
+    target = tmp_path / "site"
     result = subprocess.run(
-        [*pip, "install", "--no-deps", "--no-build-isolation", "-q", str(FAKE_PACKAGE)],
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "-q",
+         "--target", str(target), str(FAKE_PACKAGE)],
         capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stderr
+    monkeypatch.syspath_prepend(str(target))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        filter(None, [str(target), os.environ.get("PYTHONPATH")])))
     importlib.invalidate_caches()
+    yield
+    sys.modules.pop("pirun_fakebackend", None)
 
 
 def wait_for_file(path: Path, limit: float = 30.0) -> None:

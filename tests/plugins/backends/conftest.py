@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import os
 import shutil
@@ -90,13 +91,17 @@ def screen_plugin_installed() -> None:
     """Install the example third-party screen plugin the way a user would."""
     if shutil.which("screen") is None:
         pytest.skip("GNU screen is not installed")
-    if importlib.util.find_spec("pirun_screen") is None:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "-q", "--no-deps",
-             "--no-build-isolation", str(SCREEN_EXAMPLE)],
-            check=True, capture_output=True,
-        )
+    # Test workers share this environment: one installs, the others wait and find it.
+    with open(Path(sys.prefix) / ".pirun-tests-pip.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         importlib.invalidate_caches()
+        if importlib.util.find_spec("pirun_screen") is None:
+            subprocess.run(
+                [sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                 "--no-build-isolation", str(SCREEN_EXAMPLE)],
+                check=True, capture_output=True,
+            )
+            importlib.invalidate_caches()
 
 
 @pytest.fixture(params=["tmux", "process", "screen"])
