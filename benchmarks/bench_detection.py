@@ -34,8 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-from benchutil import init_bench_repo
+from benchutil import init_session_repo, wait_until_gone
 
 #: argv: ISSUE WORKDIR. Waits for WORKDIR/go, then its delay (WORKDIR/delays.json),
 #: stamps, prints the marker, and stays (like an agent back at its prompt) until
@@ -84,22 +83,11 @@ def summary(values: list[float]) -> dict[str, float]:
 
 def make_repo(path: Path, size: int, backend: str, socket: str, work: Path,
               delays: dict[int, float]) -> None:
-    init_bench_repo(path)
     agent = work / "agent.py"
     agent.write_text(AGENT)
     (work / "delays.json").write_text(json.dumps(delays))
-    config: dict[str, Any] = {
-        "tracker": "local",
-        "backend": backend,
-        "agent": {"command": [sys.executable, str(agent), "{issue}", str(work)]},
-    }
-    if backend == "tmux":
-        config["tmux"] = {"socket_name": socket}
-    (path / ".pirun.yaml").write_text(yaml.safe_dump(config))
-    issues = path / ".pirun" / "issues"
-    issues.mkdir(parents=True)
-    for number in range(1, size + 1):
-        (issues / f"{number}.md").write_text(f"---\ntitle: Issue {number}\n---\nBenchmark.\n")
+    command = [sys.executable, str(agent), "{issue}", str(work)]
+    init_session_repo(path, size, backend, socket, command, "Benchmark.")
 
 
 def measure(backend: str, size: int, interval: float, spread: float) -> dict[str, Any]:
@@ -108,7 +96,9 @@ def measure(backend: str, size: int, interval: float, spread: float) -> dict[str
     from pirun.runtime import Runtime
 
     configure_logging(0, json_output=False)
-    with tempfile.TemporaryDirectory(prefix="pirun-bench-detection-") as tmp:
+    # A process that outlives `wait_until_gone` must not fail the run after measuring.
+    with tempfile.TemporaryDirectory(prefix="pirun-bench-detection-",
+                                     ignore_cleanup_errors=True) as tmp:
         root = Path(tmp)
         work = root / "work"
         work.mkdir()
@@ -180,6 +170,7 @@ def measure(backend: str, size: int, interval: float, spread: float) -> dict[str
                 deadline = time.monotonic() + 10
                 while time.monotonic() < deadline and rt.backend.list(config.prefix):
                     time.sleep(0.1)
+            wait_until_gone(root)
     result = {"pirun": summary(pirun), "baseline": summary(baseline)}
     result["baseline"]["interval_seconds"] = interval
     result["median_ratio"] = round(

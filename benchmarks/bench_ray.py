@@ -29,14 +29,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from benchutil import GIT_ENV, git, init_bench_repo
 
 HERE = Path(__file__).resolve().parent
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "pirun bench",
-    "GIT_AUTHOR_EMAIL": "bench@pirun.invalid",
-    "GIT_COMMITTER_NAME": "pirun bench",
-    "GIT_COMMITTER_EMAIL": "bench@pirun.invalid",
-}
 
 
 def layered_graph(size: int, layers: int) -> dict[int, list[int]]:
@@ -55,20 +50,11 @@ def layered_graph(size: int, layers: int) -> dict[int, list[int]]:
     return graph
 
 
-def git(cwd: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
-                   env={**os.environ, **GIT_ENV})
-
-
 def make_repo(directory: Path, graph: dict[int, list[int]], config: dict[str, Any]) -> Path:
     bare, repo = directory / "remote.git", directory / "repo"
     directory.mkdir(parents=True)
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    (repo / "README.md").write_text("# bench\n")
-    git(repo, "add", "README.md")
-    git(repo, "commit", "-q", "-m", "initial")
+    git(directory, "init", "-q", "--bare", "-b", "main", str(bare))
+    init_bench_repo(repo)
     git(repo, "remote", "add", "origin", str(bare))
     git(repo, "push", "-q", "origin", "main")
     issues = repo / ".pirun" / "issues"

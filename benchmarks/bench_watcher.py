@@ -35,8 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-from benchutil import init_bench_repo
+from benchutil import init_session_repo, wait_until_gone
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -65,22 +64,6 @@ def cpu_seconds(pid: int, children: bool = True) -> float:
         fields = data.rpartition(b")")[2].split()
         total += (int(fields[13]) + int(fields[14])) / TICK
     return total
-
-
-def make_repo(path: Path, size: int, backend: str, socket: str) -> None:
-    init_bench_repo(path)
-    config: dict[str, Any] = {
-        "tracker": "local",
-        "backend": backend,
-        "agent": {"command": ["sleep", "3600"]},
-    }
-    if backend == "tmux":
-        config["tmux"] = {"socket_name": socket}
-    (path / ".pirun.yaml").write_text(yaml.safe_dump(config))
-    issues = path / ".pirun" / "issues"
-    issues.mkdir(parents=True)
-    for number in range(1, size + 1):
-        (issues / f"{number}.md").write_text(f"---\ntitle: Issue {number}\n---\nIdle.\n")
 
 
 def tmux_server_pid(socket: str) -> int | None:
@@ -130,10 +113,12 @@ def measure(backend: str, size: int, seconds: float, interval: float) -> dict[st
     from pirun.runtime import Runtime
 
     configure_logging(0, json_output=False)
-    with tempfile.TemporaryDirectory(prefix="pirun-bench-watcher-") as tmp:
+    # A process that outlives `wait_until_gone` must not fail the run after measuring.
+    with tempfile.TemporaryDirectory(prefix="pirun-bench-watcher-",
+                                     ignore_cleanup_errors=True) as tmp:
         repo = Path(tmp) / "repo"
         socket = f"pirun-bench-{os.getpid()}-watch"
-        make_repo(repo, size, backend, socket)
+        init_session_repo(repo, size, backend, socket, ["sleep", "3600"], "Idle.")
         rt = Runtime.load(repo)
         numbers = [str(n) for n in range(1, size + 1)]
         try:
@@ -192,6 +177,7 @@ def measure(backend: str, size: int, seconds: float, interval: float) -> dict[st
             else:
                 for name in rt.backend.list(rt.config.prefix):
                     rt.backend.kill(name)
+            wait_until_gone(Path(tmp))
     return {
         "sessions": size,
         "setup_seconds": round(setup, 1),
