@@ -15,6 +15,7 @@ import time
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import filelock
@@ -109,6 +110,10 @@ class GitWorktrees:
         self.config = config
         self.root = config.root.resolve()
         self.state_dir = config.state_dir
+        # One manager serves a whole batch: what cannot change between two issues of it
+        # is asked of git once (every git call is a fork + exec, ~5-10 ms each).
+        self._valid_branch_names: set[str] = set()
+        self._excluded = False
 
     # names and paths
 
@@ -264,22 +269,22 @@ class GitWorktrees:
             block = {}
 
     def _has_ref(self, ref: str) -> bool:
-        return (
-            self._git(
-                "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False
-            ).returncode
-            == 0
-        )
+        return self._commit(ref) is not None
 
     def _has_branch(self, branch: str) -> bool:
         return self._has_ref(f"refs/heads/{branch}")
 
+    @cached_property
     def _has_remote(self) -> bool:
         return self._git("config", "--get", f"remote.{REMOTE}.url", check=False).returncode == 0
 
+    @cached_property
+    def _default_branch(self) -> str:
+        return self.default_branch()
+
     def default_branch(self, network: bool = True) -> str:
         """origin/HEAD when there is a remote, else the main worktree's branch."""
-        if self._has_remote():
+        if self._has_remote:
             head = self._git("symbolic-ref", "--quiet", f"refs/remotes/{REMOTE}/HEAD", check=False)
             prefix = f"refs/remotes/{REMOTE}/"
             if head.returncode == 0 and head.stdout.strip().startswith(prefix):
@@ -301,18 +306,21 @@ class GitWorktrees:
         return current.stdout.strip()
 
     def _check_branch_name(self, name: str) -> None:
+        if name in self._valid_branch_names:
+            return
         # A leading `-` would be read as an option by the git calls below.
         if (
             name.startswith("-")
             or self._git("check-ref-format", "--branch", name, check=False).returncode != 0
         ):
             raise WorkspaceError(f"base branch '{name}' is not a valid branch name")
+        self._valid_branch_names.add(name)
 
     def _resolve_base(self, base: str | None) -> tuple[str, str]:
         """The base branch's name and the commit to branch from."""
-        name = base or self.config.get("base") or self.default_branch()
+        name = base or self.config.get("base") or self._default_branch
         self._check_branch_name(name)
-        if self._has_remote():
+        if self._has_remote:
             tracking = f"refs/remotes/{REMOTE}/{name}"
             fetch = self._git(
                 "fetch",
@@ -324,7 +332,10 @@ class GitWorktrees:
                 timeout=FETCH_TIMEOUT,
             )
             if fetch.returncode == 0:
-                return name, self._commit(tracking)
+                commit = self._commit(tracking)
+                if commit is None:
+                    raise WorkspaceError(f"cannot read {tracking} after fetching it")
+                return name, commit
             if "couldn't find remote ref" not in fetch.stderr:
                 reason = fetch.stderr.strip().splitlines()
                 raise WorkspaceError(
@@ -332,20 +343,24 @@ class GitWorktrees:
                     + (reason[-1] if reason else f"exit code {fetch.returncode}")
                 )
             # A branch that was never pushed: the local one is the only one there is.
-            if self._has_branch(name):
-                log.warning(
-                    "base branch is not on the remote; using the local one",
-                    base=name,
-                    remote=REMOTE,
-                )
-                return name, self._commit(f"refs/heads/{name}")
+            commit = self._commit(f"refs/heads/{name}")
+            if commit is None:
+                raise WorkspaceError(f"base branch '{name}' not found")
+            log.warning(
+                "base branch is not on the remote; using the local one", base=name, remote=REMOTE
+            )
+            return name, commit
+        # Read per issue, not per batch: a base that moves during a batch (a blocker's
+        # branch merged) is what the later issues should start from.
+        commit = self._commit(f"refs/heads/{name}")
+        if commit is None:
             raise WorkspaceError(f"base branch '{name}' not found")
-        if not self._has_branch(name):
-            raise WorkspaceError(f"base branch '{name}' not found")
-        return name, self._commit(f"refs/heads/{name}")
+        return name, commit
 
-    def _commit(self, ref: str) -> str:
-        return self._git("rev-parse", "--verify", f"{ref}^{{commit}}").stdout.strip()
+    def _commit(self, ref: str) -> str | None:
+        """The commit `ref` points at, or None when there is no such ref."""
+        found = self._git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
+        return found.stdout.strip() if found.returncode == 0 else None
 
     def _record_base(self, branch: str, base: str) -> None:
         """Remember the base so `remove` checks merges against what the branch actually
@@ -405,6 +420,8 @@ class GitWorktrees:
     def _exclude_from_status(self) -> None:
         """List the prompt file (and the state dir, when inside the repo) in
         `$GIT_COMMON_DIR/info/exclude`, so an agent's `git add -A` never commits them."""
+        if self._excluded:
+            return
         common = self._git("rev-parse", "--path-format=absolute", "--git-common-dir")
         exclude = Path(common.stdout.strip()) / "info" / "exclude"
         wanted = [PROMPT_FILE]
@@ -423,6 +440,7 @@ class GitWorktrees:
                 prefix = "" if not text or text.endswith("\n") else "\n"
                 with exclude.open("a", encoding="utf-8") as handle:
                     handle.write(prefix + "".join(f"{line}\n" for line in missing))
+        self._excluded = True
 
     # helpers: copy_files
 
