@@ -7,6 +7,13 @@ and `pirun logs -f N` follows it.
 Each session is a JSON record in `<run_dir>/sessions/<name>.json` holding the pid
 and the process's start time, so a pid the kernel has since given to another
 process is never mistaken for the session (nor signalled by `kill`).
+
+A session's process exists before its record does, so it starts behind a gate: a
+small `sh` that waits for one line from pirun on its stdin, sent only once the
+record is on disk, and then becomes the session's command (`exec`, same pid and
+start time). If the pirun starting it dies in between (kill -9), the gate reads
+end-of-file and exits without running anything: a session nobody can list, stop
+or resume never runs an agent, and the next `pirun batch` starts the issue once.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import uuid
@@ -29,6 +37,11 @@ from pirun.protocols import check_session_name as check_name
 
 #: Seconds `kill` waits after SIGTERM before it SIGKILLs what is left.
 KILL_GRACE = 3.0
+
+#: The gate in front of every session's command (see the module docstring). The
+#: command arrives as the positional parameters and is run by `exec "$@"`: never
+#: parsed by the shell. Exit code 125: pirun went away before recording the session.
+GATE = 'read -r go && [ "$go" = go ] || exit 125; exec "$@" </dev/null'
 
 @dataclass(frozen=True)
 class SessionRecord:
@@ -74,15 +87,20 @@ class ProcessBackend:
             )
         if self.exists(spec.name):
             raise BackendError(f"session {spec.name} already exists")
+        env = {**os.environ, **spec.env}
+        # The gate execs the command only later, where a missing program could not
+        # be reported to the caller any more: look for it now.
+        if not _executable(spec.argv[0], spec.cwd, env):
+            raise BackendError(f"cannot start {spec.argv[0]}: no such executable")
         try:
             # A new session: the process outlives the pirun command that started
             # it, and is out of reach of that command's terminal (Ctrl-C, hangup).
             # No output is kept here: the exec wrapper writes spec.log_path itself.
             proc = subprocess.Popen(
-                spec.argv,
+                ["/bin/sh", "-c", GATE, "pirun-gate", *spec.argv],
                 cwd=spec.cwd,
-                env={**os.environ, **spec.env},
-                stdin=subprocess.DEVNULL,
+                env=env,
+                stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 start_new_session=True,
@@ -90,6 +108,8 @@ class ProcessBackend:
         except (OSError, ValueError) as exc:
             raise BackendError(f"cannot start {spec.argv[0]}: {exc}") from None
         self._children[proc.pid] = proc
+        gate = proc.stdin
+        assert gate is not None  # stdin=PIPE
         # The child is not reaped before we wait for it, so its /proc entry is there
         # even if it has already exited.
         stat = procfs.read_stat(proc.pid)
@@ -101,12 +121,26 @@ class ProcessBackend:
         )
         try:
             self._write(record)
-        except OSError as exc:
-            # An untracked process would run on with nobody able to stop it.
-            os.killpg(proc.pid, signal.SIGKILL)
+        except BaseException as exc:
+            # An untracked process would run on with nobody able to stop it: close
+            # the gate (end-of-file: it exits without running the command).
+            with contextlib.suppress(OSError):
+                gate.close()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             del self._children[proc.pid]
-            raise BackendError(f"cannot record session {spec.name}: {exc}") from None
+            if isinstance(exc, OSError):
+                raise BackendError(f"cannot record session {spec.name}: {exc}") from None
+            raise
+        # Recorded: open the gate. A gate already gone (killed meanwhile) leaves a
+        # record of a dead process, which every reader discards.
+        try:
+            with contextlib.suppress(OSError):
+                gate.write(b"go\n")
+        finally:
+            with contextlib.suppress(OSError):
+                gate.close()
 
     def exists(self, name: str) -> bool:
         check_name(name)
@@ -237,6 +271,14 @@ class ProcessBackend:
             return
         with contextlib.suppress(ChildProcessError):
             os.waitpid(proc.pid, os.WNOHANG)
+
+
+def _executable(program: str, cwd: Path, env: dict[str, str]) -> bool:
+    """Whether exec would find `program` the way the gate's `exec` looks it up."""
+    if "/" in program:
+        path = cwd / program  # an absolute `program` replaces cwd
+        return path.is_file() and os.access(path, os.X_OK)
+    return shutil.which(program, path=env.get("PATH", os.defpath)) is not None
 
 
 @hookimpl

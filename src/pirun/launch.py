@@ -31,7 +31,7 @@ from pirun.model import (
 )
 from pirun.outcomes import record_outcome
 from pirun.runtime import Runtime
-from pirun.sessions import active_records, starting_path
+from pirun.sessions import active_records, starting_path, this_process
 from pirun.wrapper import RunSpec, wrapper_argv
 
 
@@ -90,7 +90,7 @@ def _reserve(rt: Runtime, issue: Issue, options: LaunchOptions) -> StatusRecord:
         starting = starting_path(rt, issue.number)
         try:
             config.run_dir.mkdir(parents=True, exist_ok=True)
-            starting.write_text(str(os.getpid()))
+            starting.write_text(this_process())
         except OSError as exc:
             with contextlib.suppress(OSError):
                 starting.unlink()

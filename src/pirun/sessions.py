@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from pirun import procfs
 from pirun.model import Outcome, StatusRecord
 from pirun.outcomes import record_outcome
 from pirun.runtime import Runtime
@@ -16,13 +17,30 @@ def starting_path(rt: Runtime, issue: int) -> Path:
     return rt.config.run_dir / f"issue-{issue}.starting"
 
 
+def this_process() -> str:
+    """What a starting file holds: this process's pid and, where /proc tells it, its
+    start time, so a pid the kernel has since handed to another process is not
+    taken for a pirun still starting the issue."""
+    me = procfs.read_stat(os.getpid())
+    return f"{me.pid} {me.start_time}" if me is not None else str(os.getpid())
+
+
 def is_starting(rt: Runtime, issue: int) -> bool:
     """True while some pirun process is between reserving a slot and starting the
-    session (the workspace may take a while: fetch, copy, setup commands)."""
+    session (the workspace may take a while: fetch, copy, setup commands).
+
+    A starting file left by a pirun killed with -9 names a dead process: false, so
+    the run is reconciled (and a batch starts the issue again)."""
     try:
-        pid = int(starting_path(rt, issue).read_text())
-    except (OSError, ValueError):
+        fields = starting_path(rt, issue).read_text().split()
+        pid = int(fields[0])
+        start = int(fields[1]) if len(fields) > 1 else None
+    except (OSError, ValueError, IndexError):
         return False
+    if start is not None:
+        # Dead, a zombie, or its pid reused by a newer process: not starting.
+        return procfs.is_alive(procfs.ProcId(pid, start))
+    # Written where /proc was not readable: the pid alone is all there is.
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -28,6 +28,8 @@ from reliabilityutil import (
     wait_for,
 )
 
+from pirun import procfs
+
 pytestmark = pytest.mark.reliability
 
 #: issue: blockers. Three layers; the limit of 4 keeps issues queued behind others.
@@ -106,15 +108,13 @@ def test_batch_killed_with_9_three_times_then_rerun_runs_each_issue_once(
     assert sorted(run_dir.glob("*.starting")) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="process backend: a pirun killed between starting the session's process and "
-    "writing its session record leaves an untracked session; the next batch calls it "
-    "vanished and runs the issue a second time, deleting the first run's worktree",
-)
 def test_batch_killed_between_process_start_and_its_record_does_not_run_twice(
     repo: Any, pirun: Any, agent: Agent, tmp_path: Path
 ) -> None:
+    """The session's process exists before its record: a pirun killed in between
+    leaves a process nobody lists. It waits behind the process backend's gate for
+    pirun's go, gets end-of-file instead and exits without starting the agent; the
+    next batch finds the run vanished and starts the issue, once."""
     configure(repo, {"backend": "process"}, agent)
     repo.add_issue(1, "Once")
     gate = tmp_path / "gate"
@@ -127,6 +127,7 @@ def test_batch_killed_between_process_start_and_its_record_does_not_run_twice(
         "import os, signal, sys\n"
         "import pirun_process\n"
         "def write(self, record):\n"
+        "    print(record.pid, record.start_time, flush=True)\n"
         "    os.kill(os.getpid(), signal.SIGKILL)\n"
         "pirun_process.ProcessBackend._write = write\n"
         "from pirun.cli import main\n"
@@ -135,12 +136,18 @@ def test_batch_killed_between_process_start_and_its_record_does_not_run_twice(
     killed = subprocess.run([sys.executable, str(crash), "batch", "1"], cwd=repo.path,
                             capture_output=True, text=True, timeout=60)
     assert killed.returncode == -signal.SIGKILL
-    wait_for(lambda: agent.events("start", 1), what="the first agent to start")
+    pid, start_time = map(int, killed.stdout.split()[-2:])
+    first_run = repo.status(1)
+    assert first_run is not None and first_run["status"] == "running"
+    # That process existed, unrecorded; it ends on its own without running the agent.
+    wait_for(lambda: not procfs.is_alive(procfs.ProcId(pid, start_time)),
+             what="the unrecorded session's process to exit")
 
     rerun = subprocess.Popen([sys.executable, "-m", "pirun", "batch", "1", "--json"],
                              cwd=repo.path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
     try:
+        # Time for a second agent to start, if anything were to start one.
         time.sleep(3)
         gate.touch()
         out, err = rerun.communicate(timeout=60)
@@ -151,3 +158,6 @@ def test_batch_killed_between_process_start_and_its_record_does_not_run_twice(
     assert rerun.returncode == 0, (out, err)
     assert json.loads(out)["summary"]["complete"] == 1
     assert len(agent.events("start", 1)) == 1
+    record = repo.status(1)
+    assert record["status"] == "complete" and record["run_id"] != first_run["run_id"]
+    assert "work.txt" in repo.git("ls-tree", "--name-only", "issue-1-once").split()

@@ -560,3 +560,86 @@ def test_process_backend_has_no_terminal_for_attach_or_send_text(
         process_backend.attach("pi-issue-1")
     with pytest.raises(BackendError, match="needs the tmux backend"):
         process_backend.send_text("pi-issue-1", "hello")
+
+
+def test_process_command_starts_only_once_its_session_is_recorded(
+    process_runtime: Runtime, process_backend: Any, work: Path, tmp_path: Path
+) -> None:
+    record = record_path(process_runtime, "pi-issue-1")
+    out = tmp_path / "saw-record"
+    check = 'if [ -e "$1" ]; then echo yes > "$2"; else echo no > "$2"; fi'
+
+    process_backend.start(spec("pi-issue-1", "sh", "-c", check, "sh", str(record), str(out),
+                               cwd=work))
+
+    assert wait_for(lambda: out.exists() and out.read_text()) == "yes\n"
+
+
+# Starts a session whose command would create the file argv[3], and is SIGKILLed
+# (after printing the session's pid and start time) just before writing its record.
+STARTER_KILLED_BEFORE_RECORD = """
+import os, signal, sys
+from pathlib import Path
+import pirun_process
+from pirun.model import SessionSpec
+from pirun.runtime import Runtime
+
+def write(self, record):
+    print(record.pid, record.start_time, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+pirun_process.ProcessBackend._write = write
+backend = Runtime.load(Path(sys.argv[1])).backend
+backend.start(SessionSpec("pi-issue-1", ("touch", sys.argv[3]), Path(sys.argv[2])))
+"""
+
+
+def test_process_session_whose_starter_is_killed_before_recording_it_never_runs(
+    process_runtime: Runtime, process_backend: Any, work: Path, tmp_path: Path
+) -> None:
+    ran = tmp_path / "ran"
+
+    starter = subprocess.run(
+        [sys.executable, "-c", STARTER_KILLED_BEFORE_RECORD, str(process_runtime.config.root),
+         str(work), str(ran)],
+        capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+    assert starter.returncode == -9, starter.stderr
+    pid, start_time = map(int, starter.stdout.split())
+    # The session's process did exist; it ends on its own, without running `touch`.
+    wait_for(lambda: not procfs.is_alive(procfs.ProcId(pid, start_time)))
+    assert not ran.exists()
+    assert not process_backend.exists("pi-issue-1")
+    assert process_backend.list("pi") == []
+
+
+def test_process_session_that_cannot_be_recorded_never_runs_and_is_not_left_behind(
+    process_backend: Any, work: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ran = tmp_path / "ran"
+    started: list[int] = []
+
+    def full_disk(record: Any) -> None:
+        started.append(record.pid)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(process_backend, "_write", full_disk)
+
+    with pytest.raises(BackendError, match=r"cannot record session pi-issue-1: .*No space left"):
+        process_backend.start(spec("pi-issue-1", "touch", str(ran), cwd=work))
+
+    assert procfs.read_stat(started[0]) is None  # gone and reaped
+    assert not ran.exists()
+
+
+def test_process_missing_program_is_reported_at_start_even_behind_the_gate(
+    process_backend: Any, work: Path
+) -> None:
+    (work / "not-executable").write_text("#!/bin/sh\n")
+
+    with pytest.raises(BackendError, match=r"cannot start \./not-executable: no such executable"):
+        process_backend.start(spec("pi-issue-1", "./not-executable", cwd=work))
+    with pytest.raises(BackendError, match="cannot start no/such/dir/prog: no such executable"):
+        process_backend.start(spec("pi-issue-1", "no/such/dir/prog", cwd=work))
+    assert process_backend.list("pi") == []
