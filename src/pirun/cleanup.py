@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 from dataclasses import dataclass, field
 from typing import Any
 
 from pirun.errors import PirunError
-from pirun.model import Outcome, Status
-from pirun.outcomes import record_outcome
+from pirun.model import Outcome, Status, StatusRecord
+from pirun.outcomes import cleaned_path, keep_cleaned, record_outcome
 from pirun.runtime import Runtime
 
 
@@ -92,8 +93,11 @@ def run_cleanup(rt: Runtime, targets: list[Target], options: CleanupOptions) -> 
                 report.removed[n] = planned
             continue
         removed: list[str] = []
-        if alive:
+        if alive or (record is not None and not record.status.is_final):
+            # Only with --force for a run not finished. Final first: the outcome is
+            # then fixed, and whoever watches the run reads it (see below).
             record_outcome(rt, n, Outcome.error("stopped by cleanup", "cleanup"))
+        if alive:
             rt.backend.kill(session)
             removed.append(f"session {session}")
         if workspace is not None:
@@ -106,8 +110,19 @@ def run_cleanup(rt: Runtime, targets: list[Target], options: CleanupOptions) -> 
                     report.removed[n] = removed
                 continue
         if record is not None:
-            rt.store.delete(n)
-            removed.append("status record")
+            try:
+                if _delete_record(rt, n, record):
+                    removed.append("status record")
+            except OSError as exc:
+                # Deleting it unsaved could lose a result a batch has not read yet.
+                reason = "disk full" if exc.errno == errno.ENOSPC else exc.strerror or str(exc)
+                report.refused[n] = (
+                    f"issue #{n}: status record kept: cannot save its outcome in "
+                    f"{cleaned_path(rt, n).parent}: {reason}"
+                )
+                if removed:
+                    report.removed[n] = removed
+                continue
         for path in (config.exit_path(n), config.run_spec_path(n)):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
@@ -115,3 +130,21 @@ def run_cleanup(rt: Runtime, targets: list[Target], options: CleanupOptions) -> 
             report.removed[n] = removed
             rt.pm.hook.pirun_session_cleaned(config=config, issue=n, removed=removed)
     return report
+
+
+def _delete_record(rt: Runtime, issue: int, seen: StatusRecord) -> bool:
+    """Delete the record of the run cleanup looked at, keeping its outcome first.
+
+    A batch or `pirun wait` may be watching that run and not have read its result
+    yet: it finds it in the kept copy (`outcomes.keep_cleaned`) instead of a record
+    that disappeared. Under the sessions lock, so that no new run of the issue can
+    be started between the look and the delete (its record would be deleted).
+    False when there was nothing of that run left to delete.
+    """
+    with rt.lock("sessions"):
+        current = rt.store.get(issue)
+        if current is None or current.run_id != seen.run_id:
+            return False
+        keep_cleaned(rt, current)
+        rt.store.delete(issue)
+    return True

@@ -29,7 +29,7 @@ from pirun.model import (
     Workspace,
     utc_now,
 )
-from pirun.outcomes import record_outcome
+from pirun.outcomes import forget_cleaned, record_outcome
 from pirun.runtime import Runtime
 from pirun.sessions import active_records, starting_path, this_process
 from pirun.wrapper import RunSpec, wrapper_argv
@@ -106,6 +106,7 @@ def _reserve(rt: Runtime, issue: Issue, options: LaunchOptions) -> StatusRecord:
             port=port,
         )
         rt.store.put(record)
+        forget_cleaned(rt, issue.number)
     return record
 
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import json
+import os
+import uuid
+from pathlib import Path
 
 from pirun.model import Outcome, Status, StatusRecord, utc_now
 from pirun.runtime import Runtime
@@ -36,3 +41,49 @@ def record_outcome(
             workspace=rt.workspaces.find(issue),
         )
     return record
+
+
+# -- outcomes that outlive their record -----------------------------------------------
+#
+# `pirun cleanup` deletes finished issues' status records, possibly while a batch (or
+# `pirun wait`) that watched the run has not read the result yet. Before deleting, it
+# keeps the record here; a watcher that finds the record of a run it watched gone
+# reads the outcome from this copy, so removing a finished issue never changes what
+# the batch reports. One copy per issue, replaced by the next cleanup, removed when
+# the issue starts again.
+
+
+def cleaned_path(rt: Runtime, issue: int) -> Path:
+    return rt.config.run_dir / "cleaned" / f"{issue}.json"
+
+
+def keep_cleaned(rt: Runtime, record: StatusRecord) -> None:
+    """Keep `record`, about to be deleted by cleanup, for watchers of its run.
+
+    Raises OSError when it cannot be written: the caller then keeps the record."""
+    path = cleaned_path(rt, record.issue)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Through a rename: a watcher reads the whole copy or none.
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        tmp.write_text(json.dumps(record.to_dict()), encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def cleaned_record(rt: Runtime, issue: int, run_id: str | None) -> StatusRecord | None:
+    """The record cleanup removed for run `run_id` of `issue` (any run if None)."""
+    try:
+        record = StatusRecord.from_dict(json.loads(cleaned_path(rt, issue).read_bytes()))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if run_id is not None and record.run_id != run_id:
+        return None
+    return record
+
+
+def forget_cleaned(rt: Runtime, issue: int) -> None:
+    """A new run of `issue` starts: the last cleaned run's copy is nobody's any more."""
+    with contextlib.suppress(OSError):
+        cleaned_path(rt, issue).unlink(missing_ok=True)

@@ -20,7 +20,7 @@ from pirun.errors import ConcurrencyLimitReached, PirunError
 from pirun.graph import Plan
 from pirun.launch import LaunchOptions, launch
 from pirun.model import Blocker, Issue, IssueRef, IssueState, Outcome, Status
-from pirun.outcomes import record_outcome
+from pirun.outcomes import cleaned_record, record_outcome
 from pirun.runtime import Runtime
 from pirun.sessions import reconcile
 from pirun.watch import StatusEvents
@@ -51,6 +51,9 @@ class Item:
     started: float | None = None
     finished: float | None = None
     resumed: bool = False
+    #: The run this batch watches: its outcome is found even if `pirun cleanup`
+    #: removes the record before the batch reads it.
+    run_id: str | None = None
 
     @property
     def number(self) -> int:
@@ -148,6 +151,7 @@ class Scheduler:
                 self._set(item, ItemState.COMPLETE, "complete in an earlier run")
             elif not record.status.is_final and record.session in live:
                 item.resumed = True
+                item.run_id = record.run_id
                 item.started = time.time() - record.age_seconds()
                 self._set(item, ItemState.RUNNING, "resumed")
 
@@ -201,7 +205,7 @@ class Scheduler:
             if workspace is not None:
                 # A retry keeps the branch and its commits: only the worktree is made anew.
                 rt.workspaces.remove(workspace, force=False, delete_branch=False)
-            launch(
+            started = launch(
                 rt,
                 item.issue,
                 LaunchOptions(
@@ -217,6 +221,7 @@ class Scheduler:
             item.started = time.time()
             self._fail(item, str(exc))
             return True
+        item.run_id = started.run_id
         self._set(item, ItemState.RUNNING)
         return True
 
@@ -233,6 +238,12 @@ class Scheduler:
         now = time.time()
         for item in self._running():
             record = self.rt.store.get(item.number)
+            if record is None:
+                # Removed by `pirun cleanup`, which kept the outcome first.
+                record = cleaned_record(self.rt, item.number, item.run_id)
+                if record is not None and not record.status.is_final:
+                    self._fail(item, "removed by `pirun cleanup` while running")
+                    continue
             if record is not None and record.status is Status.COMPLETE:
                 self._set(item, ItemState.COMPLETE)
             elif record is not None and record.status is Status.ERROR:

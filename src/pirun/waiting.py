@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pirun.model import Status
+from pirun.outcomes import cleaned_record
 from pirun.runtime import Runtime
 from pirun.sessions import reconcile
 from pirun.watch import StatusEvents
@@ -31,8 +33,11 @@ def wait_for(
     on_finish: Callable[[int, Status, str], None] = lambda number, status, message: None,
 ) -> WaitResult:
     """An issue with neither a record nor a session counts as already done; a
-    `running` record whose session is gone is an error (`session vanished`)."""
+    `running` record whose session is gone is an error (`session vanished`). A run
+    seen running whose record `pirun cleanup` then removed ends as cleanup found it."""
     result = WaitResult(pending=list(numbers))
+    # The run of each issue seen running, to find its outcome if its record goes.
+    watched: dict[int, str | None] = {}
     deadline = time.monotonic() + timeout if timeout else None
     events: StatusEvents | None = None
     try:
@@ -42,6 +47,15 @@ def wait_for(
             live: set[str] | None = None  # listed only when an issue has no record
             for number in list(result.pending):
                 record = rt.store.get(number)
+                if record is None and number in watched:
+                    record = cleaned_record(rt, number, watched[number])
+                    if record is not None and not record.status.is_final:
+                        record = dataclasses.replace(
+                            record, status=Status.ERROR,
+                            error_message="removed by `pirun cleanup` while running",
+                        )
+                elif record is not None and not record.status.is_final:
+                    watched[number] = record.run_id
                 if record is None and live is None:
                     live = set(rt.backend.list(rt.config.prefix))
                 if record is None and rt.config.session_name(number) not in (live or ()):

@@ -3,10 +3,11 @@
 Cleanup run over and over during a batch refuses the issues still running (and
 those starting), removes only finished ones, and the batch still completes every
 issue; no agent's commit is lost. (Every agent commits, so a finished issue is
-refused too, for its unmerged commit: removing a finished issue the batch has not
-looked at yet is the known failure below.) tests/cli/test_cleanup.py has the single-issue
-refusals (uncommitted changes, unmerged commits, running session); here the same
-refusals come from one `cleanup --all` over a finished batch with mixed results.
+refused too, for its unmerged commit.) A finished issue removed before the batch,
+or a `pirun wait`, has read its record still counts with its real outcome: cleanup
+keeps the outcome for them. tests/cli/test_cleanup.py has the single-issue refusals
+(uncommitted changes, unmerged commits, running session); here the same refusals
+come from one `cleanup --all` over a finished batch with mixed results.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -154,12 +156,6 @@ def test_cleanup_refuses_an_issue_still_starting(
     assert len(agent.starts(1)) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cleanup removes a finished issue's status record before the batch has read "
-    "it; the batch then fails the issue ('status record disappeared') and skips its "
-    "dependents although it completed",
-)
 def test_cleanup_of_a_finished_issue_the_batch_has_not_seen_yet(
     repo: Any, pirun: Any, agent: Agent, procs: Procs, tmp_path: Path
 ) -> None:
@@ -178,9 +174,65 @@ def test_cleanup_of_a_finished_issue_the_batch_has_not_seen_yet(
         wait_for(lambda: (repo.status(1) or {}).get("status") == "complete",
                  what="#1 to complete")
         wait_for(lambda: "pi-issue-1" not in list_sessions(pirun), what="#1's session to end")
-        assert pirun("cleanup", "1").exit_code == 0
+        cleaned = pirun("cleanup", "1")
+        # Cleanup did all it was asked: nothing of #1 is left to read.
+        assert cleaned.exit_code == 0, cleaned.stderr
+        assert "status record" in cleaned.stdout
+        assert repo.status(1) is None and branches(repo) == []
     finally:
         os.kill(batch.pid, signal.SIGCONT)
-    out, _err = batch.communicate(timeout=60)
+    out, err = batch.communicate(timeout=60)
 
-    assert {n: i["state"] for n, i in results(out).items()} == {1: "complete", 2: "complete"}
+    items = results(out)
+    assert {n: i["state"] for n, i in items.items()} == {1: "complete", 2: "complete"}, err
+    assert len(agent.starts(1)) == 1 and len(agent.starts(2)) == 1
+
+
+def test_wait_reports_the_real_outcome_of_an_issue_cleaned_before_it_looked(
+    repo: Any, pirun: Any, agent: Agent, procs: Procs, tmp_path: Path
+) -> None:
+    """Without the kept outcome, `pirun wait` found neither record nor session and
+    counted the failed issue as complete."""
+    gate = tmp_path / "gate"
+    configure(repo, {"backend": "process"}, agent)
+    repo.add_issue(1, "Fails while nobody looks")
+    agent.set(1, ["note", "start"], ["wait", str(gate)], ["print", "###TASK_ERROR_{n}### broke"])
+    assert pirun("run", "1", "--no-attach").exit_code == 0
+    wait_for(lambda: agent.starts(1), timeout=60, what="#1 to start")
+    waiting = procs.start("wait", "1", "--interval", "1")
+    assert waiting.stdout is not None
+    assert waiting.stdout.readline() == "Waiting for 1 sessions to complete...\n"
+    time.sleep(1)  # its first look, right after that line: #1 running
+    os.kill(waiting.pid, signal.SIGSTOP)
+    try:
+        gate.touch()
+        wait_for(lambda: (repo.status(1) or {}).get("status") == "error", what="#1 to fail")
+        wait_for(lambda: "pi-issue-1" not in list_sessions(pirun), what="#1's session to end")
+        assert pirun("cleanup", "1").exit_code == 0
+    finally:
+        os.kill(waiting.pid, signal.SIGCONT)
+    out, err = waiting.communicate(timeout=60)
+
+    assert waiting.returncode == 1, (out, err)
+    assert "Session pi-issue-1 completed (error: broke)" in out
+    assert "Completed: 0" in out and "Failed: 1" in out
+
+
+def test_cleanup_force_of_a_running_issue_fails_it_in_the_batch_with_the_reason(
+    repo: Any, pirun: Any, agent: Agent, procs: Procs
+) -> None:
+    configure(repo, {"backend": "process"}, agent)
+    repo.add_issue(1, "Runs forever")
+    repo.add_issue(2, "Depends on #1", blocked_by=[1])
+    agent.set(1, ["note", "start"], ["forever"])
+    batch = procs.start("batch", "1", "2", "--interval", "1", "--json")
+    wait_for(lambda: agent.starts(1), timeout=60, what="#1 to start")
+
+    forced = pirun("cleanup", "1", "--force")
+
+    assert forced.exit_code == 0, forced.stderr
+    out, err = batch.communicate(timeout=60)
+    items = results(out)
+    assert (items[1]["state"], items[1]["message"]) == ("error", "stopped by cleanup"), err
+    assert (items[2]["state"], items[2]["message"]) == ("skipped", "blocked by #1 (error)")
+    assert repo.status(1) is None and agent.starts(2) == []
