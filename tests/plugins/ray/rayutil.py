@@ -7,12 +7,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import helpers
 import yaml
 from raycluster import Cluster
 
@@ -139,14 +139,8 @@ class Pirun:
 
 
 def wait_until(predicate: Callable[[], T], timeout: float, what: str) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.2)
+    """`helpers.wait_until`, asking the cluster every 0.2 s."""
+    return helpers.wait_until(predicate, timeout, interval=0.2, what=what)
 
 
 def jobs_of(cluster: Cluster, repo: RemoteRepo) -> dict[int, Any]:
