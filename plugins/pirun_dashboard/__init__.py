@@ -7,9 +7,12 @@ other command (or inside every session's exec wrapper) does not pay for it.
 
 from __future__ import annotations
 
-import typer
+from typing import TYPE_CHECKING
 
 from pirun import hookimpl
+
+if TYPE_CHECKING:
+    import typer
 
 
 @hookimpl
