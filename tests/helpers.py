@@ -4,9 +4,10 @@ hold what only their own tests use."""
 
 from __future__ import annotations
 
+import subprocess
 import time
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -30,3 +31,12 @@ def wait_until(
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(interval)
+
+
+def end_all(procs: Iterable[subprocess.Popen[Any]], timeout: float = 60) -> None:
+    """Kill each process still running, then collect every one's exit (and output):
+    the teardown of commands a test started in the background."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=timeout)

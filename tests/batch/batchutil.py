@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from helpers import end_all
 from helpers import wait_until as wait_until  # the tests import it from here
 
 #: The scripted agent. argv: BEHAVIOURS_JSON ISSUE PROMPT_FILE. It appends
@@ -220,7 +221,4 @@ class Background:
         return running
 
     def close(self) -> None:
-        for running in self.procs:
-            if running.proc.poll() is None:
-                running.proc.kill()
-            running.proc.wait(timeout=30)
+        end_all((running.proc for running in self.procs), timeout=30)

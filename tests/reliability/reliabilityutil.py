@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from helpers import end_all
 from helpers import wait_until as wait_for  # noqa: F401  (the tests import it from here)
 
 SESSION_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
@@ -221,10 +222,7 @@ class Procs:
         return proc
 
     def close(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.kill()
-            proc.communicate(timeout=60)
+        end_all(self.procs)
 
 
 def cpu_seconds(pid: int) -> float | None:

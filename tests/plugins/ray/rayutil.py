@@ -128,10 +128,7 @@ class Pirun:
         return proc
 
     def close(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.kill()
-            proc.communicate(timeout=30)
+        helpers.end_all(self.procs, timeout=30)
         for cwd in dict.fromkeys(self.repos):
             if (cwd / ".worktrees").exists():
                 subprocess.run([sys.executable, "-m", "pirun", "stop", "--all"], cwd=cwd,
