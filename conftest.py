@@ -124,10 +124,28 @@ PirunRunner = Callable[..., Result]
 
 
 @pytest.fixture
-def pirun(repo: Repo) -> Iterator[PirunRunner]:
+def stop_sessions(repo: Repo) -> Callable[[], None]:
+    """How the `pirun` fixture stops what its test started: `pirun stop --all`.
+
+    A test directory may override it (tests/cli kills the processes instead).
+    """
+
+    def stop() -> None:
+        if (repo.path / ".worktrees").exists():
+            subprocess.run(
+                [sys.executable, "-m", "pirun", "stop", "--all"],
+                cwd=repo.path, capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
+            )
+
+    return stop
+
+
+@pytest.fixture
+def pirun(repo: Repo, stop_sessions: Callable[[], None]) -> Iterator[PirunRunner]:
     """Run the real `pirun` command in a subprocess, in the test repo by default.
 
-    Sessions it started are stopped afterwards, so no agent outlives its test.
+    Sessions it started are stopped afterwards (`stop_sessions`), so no agent
+    outlives its test.
     """
 
     def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
@@ -145,8 +163,4 @@ def pirun(repo: Repo) -> Iterator[PirunRunner]:
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
     yield run
-    if (repo.path / ".worktrees").exists():
-        subprocess.run(
-            [sys.executable, "-m", "pirun", "stop", "--all"],
-            cwd=repo.path, capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
-        )
+    stop_sessions()

@@ -139,13 +139,6 @@ else:
 
 
 @dataclass
-class Result:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-
-@dataclass
 class Agent:
     """The scripted agent written into a test's tmp dir."""
 

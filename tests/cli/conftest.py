@@ -6,14 +6,12 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from clitools import AGENT_SOURCE, Agent, Result
+from clitools import AGENT_SOURCE, Agent
 
 
 @pytest.fixture
@@ -35,31 +33,13 @@ def configure(repo: Any, backend_config: dict[str, Any]) -> Callable[..., None]:
     return write
 
 
-
-
 @pytest.fixture
-def pirun(repo: Any, tmp_path: Path) -> Iterator[Callable[..., Result]]:
-    """The real `pirun` command in a subprocess, like the root fixture, with a
-    cheaper teardown: rather than one more `pirun stop --all` per test, every
-    process whose command line names this test's tmp dir (exec wrappers, agents)
-    is killed, so nothing a test started outlives it, whatever went wrong."""
-
-    def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-            timeout: float = 60, input: str | None = None) -> Result:
-        proc = subprocess.run(
-            [sys.executable, "-m", "pirun", *args],
-            cwd=cwd or repo.path,
-            env={**os.environ, **(env or {})},
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            input=input,
-            stdin=None if input is not None else subprocess.DEVNULL,
-        )
-        return Result(proc.returncode, proc.stdout, proc.stderr)
-
-    yield run
-    kill_processes_mentioning(str(tmp_path))
+def stop_sessions(tmp_path: Path) -> Callable[[], None]:
+    """The root `pirun` fixture's teardown, made cheaper: rather than one more `pirun
+    stop --all` per test, every process whose command line names this test's tmp dir
+    (exec wrappers, agents) is killed, so nothing a test started outlives it,
+    whatever went wrong."""
+    return lambda: kill_processes_mentioning(str(tmp_path))
 
 
 def kill_processes_mentioning(text: str) -> None:
