@@ -37,6 +37,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("ray"):
             item.add_marker(pytest.mark.xdist_group("ray"))
+    # Slow tests first, the longest allowed first of all, so the workers finish together
+    # instead of one running the 500-issue load test alone at the end.
+    items.sort(key=_longest_first)
+
+
+def _longest_first(item: pytest.Item) -> tuple[int, float]:
+    if item.get_closest_marker("slow") is None:
+        return (1, 0.0)
+    timeout = item.get_closest_marker("timeout")
+    return (0, -float(timeout.args[0]) if timeout and timeout.args else 0.0)
 
 
 def git(cwd: Path, *args: str) -> str:
