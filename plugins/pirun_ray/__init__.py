@@ -6,17 +6,19 @@ agent a pty, tees the log, detects markers and writes the status record here, on
 the machine running `pirun batch`). What changes is the agent: when
 `backend: ray`, a wrapper around `pirun_agent_command` replaces the argv the
 presets produced with a local *job proxy*, `python -m pirun_ray.proxy JOB.json`,
-which submits a Ray job (Ray's Job Submission API) that clones the repository on
+which submits a Ray job (Ray's Job Submission REST API) that clones the repository on
 a cluster node, runs the original agent there, pushes the issue branch back to the
 remote, and whose logs the proxy copies to its own output for the wrapper to read.
 
 So `pirun logs -f N`, `pirun stop N` and `pirun list` work unchanged: the session
-is a normal local process. Ray is imported lazily, only by the proxy: this module
-imports without Ray, and `backend: ray` without it is a one-line error.
+is a normal local process. The proxy does not import Ray (it speaks the REST API
+with httpx); this module imports it only to find the cluster for `ray.address:
+auto`, and imports without Ray: `backend: ray` without it is a one-line error.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import re
@@ -92,6 +94,37 @@ def ray_installed() -> bool:
 def require_ray() -> None:
     if not ray_installed():
         raise BackendError(f"backend 'ray' needs Ray, which is not installed: {INSTALL_HINT}")
+
+
+def resolve_address(address: str) -> str:
+    """The dashboard URL jobs are submitted to, as Ray's JobSubmissionClient finds it:
+    `ray.address` itself (`http://` when it names no scheme), or for `auto`
+    `RAY_API_SERVER_ADDRESS`, else `RAY_ADDRESS`, else the cluster started on this
+    machine. Only the last two ways without a URL need Ray itself."""
+    if address in ("", "auto"):
+        address = (os.environ.get("RAY_API_SERVER_ADDRESS")
+                   or os.environ.get("RAY_ADDRESS") or "auto")
+        if not address.startswith(("http://", "https://")):
+            return _ask_ray_for_address()
+    if "://" not in address:
+        address = f"http://{address}"
+    return address.rstrip("/")
+
+
+@functools.cache
+def _ask_ray_for_address() -> str:
+    # Imports Ray (seconds, tens of MB): once per process, and not in the job proxy,
+    # whose spec holds the URL found here.
+    try:
+        from ray.dashboard.utils import get_address_for_submission_client
+
+        return str(get_address_for_submission_client(None)).rstrip("/")
+    except Exception as exc:
+        detail = str(exc).strip().splitlines()
+        raise BackendError(
+            "no Ray cluster found (ray.address: auto): start one with `ray start --head` "
+            f"or set ray.address to its dashboard URL ({detail[0] if detail else exc!r})"
+        ) from None
 
 
 # -- the session backend ---------------------------------------------------------------
@@ -204,7 +237,8 @@ def resources(config: Config) -> dict[str, float]:
 
 
 def entrypoint_resources(wanted: Mapping[str, float]) -> dict[str, Any]:
-    """`ray.resources` as keyword arguments of `JobSubmissionClient.submit_job`."""
+    """`ray.resources` as keyword arguments of `submit_job` (Ray's JobSubmissionClient
+    and `rest.JobClient` alike)."""
     custom = {k: v for k, v in wanted.items() if k not in _BUILTIN_RESOURCES}
     kwargs: dict[str, Any] = {"entrypoint_resources": custom} if custom else {}
     for key, argument in _BUILTIN_RESOURCES.items():
@@ -220,18 +254,20 @@ def build_job_spec(
     recorded = _git(root, "config", "--get", f"branch.{workspace.branch}.pirunbase")
     base_branch = recorded.stdout.strip() or config.get("base") or None
     head = _git(workspace.path, "rev-parse", "--verify", "HEAD^{commit}")
+    # Before the address: a missing remote is the problem to name, not the cluster.
+    remote = remote_url(root)
     return JobSpec(
         issue=issue.number,
         branch=workspace.branch,
         base_branch=base_branch,
         base_commit=head.stdout.strip() or None,
-        remote=remote_url(root),
+        remote=remote,
         argv=list(argv),
         prompt_file=str(prompt_file),
         worktree=str(workspace.path),
         repo=str(root),
         python=sys.executable,
-        address=config.get("ray.address") or "auto",
+        address=resolve_address(config.get("ray.address") or "auto"),
         resources=resources(config),
         node_python=config.get("ray.python") or "python",
         forward_env=list(config.get("ray.env") or []),

@@ -1,9 +1,11 @@
 """The local job proxy: `python -m pirun_ray.proxy JOB_SPEC.json`.
 
 Under `backend: ray` this is the "agent" the exec wrapper runs on its pty. It
-submits the issue's Ray job (Ray's Job Submission API), copies the job's logs to
-its stdout as they come (so the wrapper logs them, and detects markers and writes
-the status record, as for a local agent) and exits 0 when the job succeeded.
+submits the issue's Ray job (Ray's Job Submission REST API, see `rest`; one proxy
+runs per running agent, and importing Ray would triple its memory), copies the
+job's logs to its stdout as they come (so the wrapper logs them, and detects
+markers and writes the status record, as for a local agent) and exits 0 when the
+job succeeded.
 
 The agent's completion marker is held back until the job has finished: only a
 job that pushed the branch may complete the issue. Everything from the first line
@@ -23,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import os
 import shlex
 import shutil
@@ -38,7 +39,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from pirun_ray import INSTALL_HINT, JobSpec, entrypoint_resources, job_record_path
+from pirun.errors import PirunError
+from pirun_ray import JobSpec, entrypoint_resources, job_record_path, resolve_address
+from pirun_ray.rest import TERMINAL, JobClient
 
 PREFIX = "[pirun-ray]"
 #: Seconds between job status queries at first; after FAST_PERIOD seconds the
@@ -144,19 +147,6 @@ class Proxy:
 
     # -- submitting ----------------------------------------------------------------
 
-    def resolve_address(self) -> str:
-        if self.spec.address not in ("", "auto"):
-            return self.spec.address.rstrip("/")
-        try:
-            from ray.dashboard.utils import get_address_for_submission_client
-
-            return str(get_address_for_submission_client(None)).rstrip("/")
-        except Exception as exc:
-            raise Failure(
-                "no Ray cluster found (ray.address: auto): start one with `ray start --head` "
-                f"or set ray.address to its dashboard URL ({one_line(exc)})"
-            ) from None
-
     def job_files(self, directory: Path) -> None:
         spec = self.spec
         shutil.copyfile(Path(__file__).with_name("job.py"), directory / "job.py")
@@ -249,7 +239,7 @@ class Proxy:
                     break
             else:
                 failing_since = None
-                if status.is_terminal():
+                if status in TERMINAL:
                     break
                 if tail.done():
                     # The stream closed early (a dashboard restart?): open it again.
@@ -283,7 +273,7 @@ class Proxy:
 
     # -- the end -------------------------------------------------------------------
 
-    def node_lost(self, info: Any) -> bool:
+    def node_lost(self, client: Any, info: Any) -> bool:
         message = (getattr(info, "message", "") or "").lower()
         if "actor died" in message or ("node" in message and "dead" in message):
             return True
@@ -291,12 +281,10 @@ class Proxy:
         if not node_id:
             return False
         try:
-            from ray.util.state import get_node
-
-            node = get_node(node_id, address=self.address, timeout=10)
+            state = client.get_node_state(node_id)
         except Exception:
             return False
-        return node is None or str(getattr(node, "state", "")).upper() == "DEAD"
+        return state is None or state.upper() == "DEAD"
 
     def update_local_branch(self) -> None:
         """Fast-forward the local issue branch (checked out in the local worktree) to
@@ -322,8 +310,6 @@ class Proxy:
                 return
 
     def finish(self, client: Any) -> int:
-        from ray.job_submission import JobStatus
-
         relay = self.relay
         if self.stopped:
             relay.note(f"stopped Ray job {self.job_id}")
@@ -347,15 +333,16 @@ class Proxy:
         if relay.pushed is not None:
             self.update_local_branch()
         code, reason = 0, None
-        if info.status == JobStatus.SUCCEEDED:
+        if info.status == "SUCCEEDED":
             code = 0
-        elif info.status == JobStatus.STOPPED:
+        elif info.status == "STOPPED":
             code, reason = 1, "the Ray job was stopped"
         elif info.driver_exit_code is not None:
             code, reason = info.driver_exit_code or 1, relay.error
         else:
             code = 1
-            reason = "node lost" if self.node_lost(info) else one_line(info.message or "job failed")
+            reason = ("node lost" if self.node_lost(client, info)
+                      else one_line(info.message or "job failed"))
         if reason:
             relay.error_marker(reason)
         elif code and relay.holding:
@@ -365,17 +352,16 @@ class Proxy:
         return code
 
     def run(self) -> int:
-        try:
-            from ray.job_submission import JobSubmissionClient
-        except ImportError:
-            raise Failure(f"Ray is not installed on this machine: {INSTALL_HINT}") from None
-        # Ray's INFO lines (package uploads, websockets) are not the agent's output.
-        logging.disable(logging.INFO)
         if self.stop.is_set():
             return 143
-        self.address = self.resolve_address()
         try:
-            client = JobSubmissionClient(self.address)
+            # Resolved when the spec was written; `auto` here only from an older spec.
+            self.address = resolve_address(self.spec.address)
+        except PirunError as exc:
+            raise Failure(str(exc)) from None
+        try:
+            client = JobClient(self.address)
+            client.check()
         except Exception as exc:
             raise Failure(f"cannot reach the Ray cluster at {self.address}: {one_line(exc)}") \
                 from None
@@ -413,5 +399,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # os._exit: neither a stuck HTTP thread nor Ray's exit handlers may delay the end.
+    # os._exit: a stuck HTTP thread may not delay the end.
     os._exit(main())

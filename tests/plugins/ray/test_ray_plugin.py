@@ -293,20 +293,26 @@ def test_relay_passes_other_issues_markers_and_errors_through(captured: Any) -> 
 
 
 class FakeInfo:
-    def __init__(self, status: Any, exit_code: int | None, message: str) -> None:
+    def __init__(self, status: str, exit_code: int | None, message: str,
+                 node: str | None = None) -> None:
         self.status, self.driver_exit_code, self.message = status, exit_code, message
-        self.driver_node_id = None
+        self.driver_node_id = node
 
 
 class FakeClient:
-    def __init__(self, info: FakeInfo) -> None:
+    def __init__(self, info: FakeInfo, node_state: str | None = "ALIVE") -> None:
         self.info = info
+        self.node_state = node_state
 
     def get_job_info(self, job_id: str) -> FakeInfo:
         return self.info
 
+    def get_node_state(self, node_id: str) -> str | None:
+        return self.node_state
 
-def finish(tmp_path: Path, relay: Relay, info: FakeInfo) -> int:
+
+def finish(tmp_path: Path, relay: Relay, info: FakeInfo, node_state: str | None = "ALIVE"
+           ) -> int:
     spec = pirun_ray.JobSpec(
         issue=9, branch="issue-9-x", base_branch="main", base_commit=None,
         remote=str(tmp_path / "nowhere"), argv=["true"], prompt_file="", worktree=str(tmp_path),
@@ -314,30 +320,38 @@ def finish(tmp_path: Path, relay: Relay, info: FakeInfo) -> int:
     )
     import threading
 
-    return Proxy(spec, relay, threading.Event(), tmp_path).finish(FakeClient(info))
+    return Proxy(spec, relay, threading.Event(), tmp_path).finish(FakeClient(info, node_state))
 
 
 def test_a_failed_push_after_the_marker_ends_as_an_error_first(
     tmp_path: Path, captured: Any
 ) -> None:
-    job_submission = pytest.importorskip("ray.job_submission")
     relay = Relay(9)
     relay.feed("###TASK_COMPLETE_9###\n[pirun-ray] error: push failed: rejected\n")
-    code = finish(tmp_path, relay, FakeInfo(job_submission.JobStatus.FAILED, 1, "exit code 1"))
+    code = finish(tmp_path, relay, FakeInfo("FAILED", 1, "exit code 1"))
     assert code == 1
     assert captured() == ("###TASK_ERROR_9### push failed: rejected\n###TASK_COMPLETE_9###\n"
                           "[pirun-ray] error: push failed: rejected\n")
 
 
 def test_a_job_whose_supervisor_died_is_a_lost_node(tmp_path: Path, captured: Any) -> None:
-    job_submission = pytest.importorskip("ray.job_submission")
     relay = Relay(9)
     relay.feed("demo agent: working\n")
     captured()
-    info = FakeInfo(job_submission.JobStatus.FAILED, None,
+    info = FakeInfo("FAILED", None,
                     "Job supervisor actor died: The actor died unexpectedly before finishing")
     assert finish(tmp_path, relay, info) == 1
     assert captured() == "###TASK_ERROR_9### node lost\n"
+
+
+@pytest.mark.parametrize(("state", "reason"), [
+    ("DEAD", "node lost"), (None, "node lost"), ("ALIVE", "the job went wrong")])
+def test_a_job_failed_on_a_dead_node_is_a_lost_node(
+    tmp_path: Path, captured: Any, state: str | None, reason: str
+) -> None:
+    info = FakeInfo("FAILED", None, "the job went wrong", node="abc123")
+    assert finish(tmp_path, Relay(9), info, node_state=state) == 1
+    assert captured() == f"###TASK_ERROR_9### {reason}\n"
 
 
 class FakeSubmitClient:
