@@ -65,9 +65,35 @@ def _running(rt: Runtime) -> tuple[list[StatusRecord], set[str]]:
 
 
 def active_records(rt: Runtime) -> list[StatusRecord]:
-    """Records of runs holding a concurrency slot: not final, session alive or starting."""
-    records, running = _running(rt)
-    return [record for record in records if record.session in running]
+    """Records of runs holding a concurrency slot: not final, session alive or starting.
+
+    Called for every start, so it reads only the records of issues that are starting
+    or have a live session, not every record (a 500-issue batch would read them all
+    500 times). Starting files before live sessions, for the reason `_running` gives.
+    """
+    starting = {issue for issue in _starting_files(rt) if is_starting(rt, issue)}
+    live = set(rt.backend.list(rt.config.prefix))
+    live_issues = {
+        issue for name in live if (issue := rt.config.issue_of_session(name)) is not None
+    }
+    active = []
+    for issue in sorted(starting | live_issues):
+        record = rt.store.get(issue)
+        if record is None or record.status.is_final:
+            continue
+        if issue in starting or record.session in live:
+            active.append(record)
+    return active
+
+
+def _starting_files(rt: Runtime) -> list[int]:
+    """Issues with a starting file, whether or not its process is still alive."""
+    issues = []
+    for path in rt.config.run_dir.glob("issue-*.starting"):
+        number = path.name.removeprefix("issue-").removesuffix(".starting")
+        if number.isdigit():
+            issues.append(int(number))
+    return issues
 
 
 def reconcile(rt: Runtime) -> list[StatusRecord]:
