@@ -42,12 +42,18 @@ GRAPH = {1: [], 2: [], 3: [], 4: [], 5: [1], 6: [2], 7: [5], 8: [3, 6]}
 
 @pytest.mark.slow
 def test_cleanup_racing_a_running_batch_refuses_running_issues_and_loses_nothing(
-    repo: Any, pirun: Any, agent: Agent, procs: Procs, backend_config: dict[str, Any]
+    repo: Any, pirun: Any, agent: Agent, procs: Procs, backend_config: dict[str, Any],
+    tmp_path: Path,
 ) -> None:
+    # The first layer's agents hold until a cleanup has met a running issue: on a
+    # loaded machine a cleanup takes seconds, and the whole batch could otherwise
+    # slip between two of them (seen: 3 cleanups, none during a run).
+    gate = tmp_path / "gate"
     configure(repo, backend_config, agent)
     for n, blockers in GRAPH.items():
         repo.add_issue(n, f"Issue {n}", blocked_by=blockers)
-        agent.set(n, ["note", "start"], ["sleep", 0.4 + (n % 3) / 5],
+        hold = [] if blockers else [["wait", str(gate)]]
+        agent.set(n, ["note", "start"], *hold, ["sleep", 0.4 + (n % 3) / 5],
                   ["commit", f"work-{n}.txt"], ["note", "end"],
                   ["print", "###TASK_COMPLETE_{n}###"], ["sleep", 0.5])
 
@@ -55,8 +61,11 @@ def test_cleanup_racing_a_running_batch_refuses_running_issues_and_loses_nothing
     cleanups: list[Any] = []
 
     def race() -> None:
+        give_up = time.monotonic() + 40  # then fail below, not by the test's timeout
         while batch.poll() is None:
             cleanups.append(pirun("cleanup", "--all", "--json"))
+            if "is still running" in cleanups[-1].stdout or time.monotonic() > give_up:
+                gate.touch()
 
     racer = threading.Thread(target=race)
     racer.start()
