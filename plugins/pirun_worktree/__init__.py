@@ -249,7 +249,14 @@ class GitWorktrees:
     def _git(
         self, *args: str, check: bool = True, timeout: float | None = None
     ) -> subprocess.CompletedProcess[str]:
-        return git(self.root, *args, check=check, timeout=timeout)
+        if args[0] != "worktree":
+            return git(self.root, *args, check=check, timeout=timeout)
+        # `git worktree list` or `prune` reading `.git/worktrees/<name>` while another
+        # `worktree add` is still writing it fails ("failed to read .../commondir"):
+        # one worktree command at a time, across threads and pirun processes.
+        self.config.run_dir.mkdir(parents=True, exist_ok=True)
+        with filelock.FileLock(str(self.config.run_dir / "git-worktrees.lock")):
+            return git(self.root, *args, check=check, timeout=timeout)
 
     def _entries(self) -> Iterator[_Entry]:
         # -z: a path may contain a newline; NUL cannot occur in one.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -332,3 +333,21 @@ def test_stale_directory_without_worktree_is_refused_then_replaced_with_force(ma
     ws = workspaces.create(issue(5), None, True)
     assert not (ws.path / "junk").exists()
     assert (ws.path / "README.md").exists()
+
+
+# -- concurrency -------------------------------------------------------------------------
+
+
+def test_worktrees_created_by_many_threads_and_processes_at_once_all_succeed(manager, repo):
+    # A batch starts several issues at a time, and other pirun commands may run too:
+    # `git worktree list`/`prune` of one must never read another's half-made worktree.
+    managers = [manager(), manager()]  # two managers: two pirun processes' worth
+    numbers = range(1, 25)
+    with ThreadPoolExecutor(8) as pool:
+        made = list(pool.map(
+            lambda n: managers[n % 2].create(issue(n), None, False), numbers
+        ))
+
+    assert [ws.issue for ws in made] == list(numbers)
+    assert sorted(ws.issue for ws in managers[0].list()) == list(numbers)
+    assert all((ws.path / "README.md").exists() for ws in made)
