@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -19,13 +20,16 @@ import structlog
 from pirun.errors import ConcurrencyLimitReached, PirunError
 from pirun.graph import Plan
 from pirun.launch import LaunchOptions, launch
-from pirun.model import Blocker, Issue, IssueRef, IssueState, Outcome, Status
+from pirun.model import Blocker, Issue, IssueRef, IssueState, Outcome, Status, StatusRecord
 from pirun.outcomes import cleaned_record, record_outcome
 from pirun.runtime import Runtime
 from pirun.sessions import reconcile
 from pirun.watch import StatusEvents
 
 log = structlog.get_logger()
+
+#: Issues started at the same time by one batch (each in its own thread).
+STARTS_AT_ONCE = 4
 
 
 class ItemState(StrEnum):
@@ -190,8 +194,12 @@ class Scheduler:
 
     # -- starting and watching -----------------------------------------------------------------
 
-    def _start(self, item: Item) -> bool:
-        """Start one issue; False when the repository-wide limit says not yet."""
+    def _launch(self, item: Item) -> StatusRecord | PirunError:
+        """Start one issue (in a starting thread): its `running` record, or why not.
+
+        Touches no `Item`: the main thread applies the result, so the observer (the
+        live table) only ever runs there.
+        """
         rt = self.rt
         record = rt.store.get(item.number)
         try:
@@ -205,7 +213,7 @@ class Scheduler:
             if workspace is not None:
                 # A retry keeps the branch and its commits: only the worktree is made anew.
                 rt.workspaces.remove(workspace, force=False, delete_branch=False)
-            started = launch(
+            return launch(
                 rt,
                 item.issue,
                 LaunchOptions(
@@ -215,23 +223,34 @@ class Scheduler:
                     timeout=self.options.timeout,
                 ),
             )
-        except ConcurrencyLimitReached:
-            return False
         except PirunError as exc:
-            item.started = time.time()
-            self._fail(item, str(exc))
-            return True
-        item.run_id = started.run_id
-        self._set(item, ItemState.RUNNING)
-        return True
+            return exc
 
     def _start_ready(self) -> None:
-        limit = self.options.max_concurrent
-        for item in self._ready():
-            if limit and len(self._running()) >= limit:
-                return
-            if not self._start(item):
-                return
+        """Start every ready issue the limit allows, several at a time.
+
+        A start mostly waits on git (a fetch, `worktree add`) and the backend, so a
+        layer of 50 issues starts in a fraction of the time one after another takes.
+        """
+        ready = self._ready()
+        if self.options.max_concurrent:
+            ready = ready[: max(0, self.options.max_concurrent - len(self._running()))]
+        if not ready:
+            return
+        # Made here, once, rather than by two starting threads racing to make them.
+        self.rt.workspaces, self.rt.backend, self.rt.store  # noqa: B018
+        with ThreadPoolExecutor(min(STARTS_AT_ONCE, len(ready))) as pool:
+            results = list(pool.map(self._launch, ready))
+        for item, result in zip(ready, results, strict=True):
+            if isinstance(result, ConcurrencyLimitReached):
+                # Other sessions of the repository hold the slots: try again later.
+                continue
+            if isinstance(result, PirunError):
+                item.started = time.time()
+                self._fail(item, str(result))
+                continue
+            item.run_id = result.run_id
+            self._set(item, ItemState.RUNNING)
 
     def _collect(self) -> None:
         """Read the records of running items; enforce the timeout as a safety net."""

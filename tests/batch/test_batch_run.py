@@ -70,6 +70,39 @@ def test_max_concurrent_is_never_exceeded(repo: Any, pirun: Any, agent: ScriptAg
     assert agent.max_overlap() == 2
 
 
+#: A worktree setup command that waits until `count` issues' setups have begun.
+RENDEZVOUS = """
+import os, sys, time
+where, count = sys.argv[1], int(sys.argv[2])
+open(os.path.join(where, os.path.basename(os.getcwd())), "w").close()
+deadline = time.monotonic() + 60
+while len(os.listdir(where)) < count:
+    if time.monotonic() > deadline:
+        sys.exit("the other issues never started")
+    time.sleep(0.02)
+"""
+
+
+def test_ready_issues_are_started_at_the_same_time_not_one_after_another(
+    repo: Any, pirun: Any, agent: ScriptAgent, tmp_path: Any
+) -> None:
+    # Each start's setup waits for the other three to begin: a batch starting one
+    # issue after another would fail the first with "setup failed".
+    arrived = tmp_path / "arrived"
+    arrived.mkdir()
+    setup = [sys.executable, "-c", RENDEZVOUS, str(arrived), "4"]
+    configure(repo, PROCESS, agent, max_concurrent=4, worktree={"setup": [setup]})
+    add_issues(repo, {n: [] for n in range(1, 5)})
+
+    result = pirun("batch", "1", "2", "3", "4", "--json")
+
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    assert [item["state"] for item in results(result.stdout).values()] == ["complete"] * 4
+    assert sorted(path.name for path in arrived.iterdir()) == [
+        f"issue-{n}-issue-{n}" for n in range(1, 5)
+    ]
+
+
 def test_sequential_runs_one_at_a_time_and_quiet_prints_only_the_summary(
     repo: Any, pirun: Any, agent: ScriptAgent
 ) -> None:
