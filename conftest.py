@@ -32,11 +32,6 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Under pytest-xdist (`--dist loadgroup`) every test needing the Ray cluster runs in
-    # one worker, so one session-scoped cluster serves them all instead of one per worker.
-    for item in items:
-        if item.get_closest_marker("ray"):
-            item.add_marker(pytest.mark.xdist_group("ray"))
     # Slow tests first, the longest allowed first of all, so the workers finish together
     # instead of one running the 500-issue load test alone at the end.
     items.sort(key=_longest_first)
