@@ -241,6 +241,7 @@ class WebSocketServer:
         self.authorization: str | None = None
         self.pongs: list[bytes] = []
         self.loop = asyncio.new_event_loop()
+        self.sockets: set[Any] = set()
         self.ready = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.port = 0
@@ -251,6 +252,7 @@ class WebSocketServer:
         self.authorization = request.headers.get("authorization")
         ws = web.WebSocketResponse(autoping=False)
         await ws.prepare(request)
+        self.sockets.add(ws)
         for action, value in self.script:
             if action == "text":
                 await ws.send_str(value)
@@ -271,19 +273,42 @@ class WebSocketServer:
         await ws.close()
         return ws
 
+    async def _close_sockets(self, app: Any) -> None:
+        # A websocket a test left open would keep its handler waiting past the
+        # shutdown's timeout.
+        from aiohttp import WSCloseCode
+
+        for ws in list(self.sockets):
+            if not ws.closed:
+                await ws.close(code=WSCloseCode.GOING_AWAY)
+
     def _run(self) -> None:
         from aiohttp import web
 
         asyncio.set_event_loop(self.loop)
         app = web.Application()
         app.router.add_get("/api/jobs/{job}/logs/tail", self._tail)
-        runner = web.AppRunner(app)
-        self.loop.run_until_complete(runner.setup())
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        self.loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]
-        self.ready.set()
-        self.loop.run_forever()
+        app.on_shutdown.append(self._close_sockets)
+        runner = web.AppRunner(app, shutdown_timeout=5.0)
+        try:
+            self.loop.run_until_complete(runner.setup())
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            self.loop.run_until_complete(site.start())
+            self.port = site._server.sockets[0].getsockname()[1]
+            self.ready.set()
+            self.loop.run_forever()
+        finally:
+            # Everything ends in this loop before it closes: the listening socket,
+            # the connections and their handlers (a request handler's coroutine
+            # left pending fails later, in another test, at "Event loop is closed").
+            self.loop.run_until_complete(runner.cleanup())
+            pending = asyncio.all_tasks(self.loop)
+            for task in pending:
+                task.cancel()
+            self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            self.loop.close()
+            asyncio.set_event_loop(None)
 
     def __enter__(self) -> WebSocketServer:
         self.thread.start()
@@ -291,8 +316,10 @@ class WebSocketServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
+        if not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
+        assert not self.thread.is_alive(), "the websocket server did not shut down"
 
 
 @pytest.fixture
