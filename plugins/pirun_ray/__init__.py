@@ -22,16 +22,15 @@ import functools
 import importlib.util
 import os
 import re
-import subprocess
 import sys
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pirun_process import ProcessBackend, procfs
+from pirun_process import ProcessBackend
 
-from pirun import hookimpl
+from pirun import git, hookimpl, procfs
 from pirun.config import Config, Option
 from pirun.errors import BackendError, ConfigError
 from pirun.model import Issue, JsonFile, Workspace
@@ -194,13 +193,6 @@ def job_record_path(config_run_dir: Path, issue: int) -> Path:
     return config_run_dir / f"ray-issue-{issue}.job"
 
 
-def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, text=True, stdin=subprocess.DEVNULL,
-        env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
-    )
-
-
 def _is_local_path(url: str) -> bool:
     """A remote given as a file system path (not a URL, not scp-like `host:path`)."""
     if "://" in url:
@@ -210,7 +202,7 @@ def _is_local_path(url: str) -> bool:
 
 def remote_url(root: Path) -> str:
     """The URL the nodes clone from and push to: `origin`, local paths made absolute."""
-    proc = _git(root, "remote", "get-url", REMOTE)
+    proc = git.run(root, "remote", "get-url", REMOTE, error=ConfigError, check=False)
     url = proc.stdout.strip()
     if proc.returncode != 0 or not url:
         raise ConfigError(
@@ -251,9 +243,11 @@ def build_job_spec(
     config: Config, issue: Issue, workspace: Workspace, prompt_file: Path, argv: list[str]
 ) -> JobSpec:
     root = config.root
-    recorded = _git(root, "config", "--get", f"branch.{workspace.branch}.pirunbase")
+    recorded = git.run(root, "config", "--get", f"branch.{workspace.branch}.pirunbase",
+                       error=BackendError, check=False)
     base_branch = recorded.stdout.strip() or config.get("base") or None
-    head = _git(workspace.path, "rev-parse", "--verify", "HEAD^{commit}")
+    head = git.run(workspace.path, "rev-parse", "--verify", "HEAD^{commit}",
+                   error=BackendError, check=False)
     # Before the address: a missing remote is the problem to name, not the cluster.
     remote = remote_url(root)
     return JobSpec(
