@@ -40,3 +40,11 @@ def end_all(procs: Iterable[subprocess.Popen[Any]], timeout: float = 60) -> None
         if proc.poll() is None:
             proc.kill()
         proc.communicate(timeout=timeout)
+
+
+def tmux_sessions(socket: str) -> list[str]:
+    """The session names on the tmux server of private socket `socket` (none when
+    that server does not run)."""
+    proc = subprocess.run(["tmux", "-L", socket, "list-sessions", "-F", "#{session_name}"],
+                          capture_output=True, text=True)
+    return proc.stdout.split() if proc.returncode == 0 else []

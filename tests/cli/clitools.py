@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from helpers import DEADLINE
+from helpers import tmux_sessions as tmux_sessions  # the tests import it from here
 from helpers import wait_until as wait_for
+
+from pirun import procfs
 
 ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|\+00:00)")
 DEMO_ENV = {"PIRUN_DEMO_DELAY": "0.2"}
@@ -197,11 +200,9 @@ def wait_for_log(repo: Any, issue: int, text: str, timeout: float = DEADLINE) ->
 
 
 def process_gone(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rpartition(")")[2].split()[0] in ("Z", "X")
+    """No process runs on `pid` (a zombie has ended)."""
+    stat = procfs.read_stat(pid)
+    return stat is None or stat.dead
 
 
 def assert_error(result: Any, exit_code: int, *fragments: str, one_line: bool = True) -> None:
@@ -231,12 +232,6 @@ def worktree_dirs(repo: Any) -> list[Path]:
     root = repo.path / ".worktrees"
     return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")) \
         if root.is_dir() else []
-
-
-def tmux_sessions(socket: str) -> list[str]:
-    proc = subprocess.run(["tmux", "-L", socket, "list-sessions", "-F", "#{session_name}"],
-                          capture_output=True, text=True)
-    return proc.stdout.split() if proc.returncode == 0 else []
 
 
 def session_gone(backend_config: dict[str, Any], issue: int, wrapper_pid: int) -> bool:

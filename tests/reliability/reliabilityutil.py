@@ -20,7 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from helpers import end_all
+from helpers import tmux_sessions as tmux_sessions  # the tests import it from here
 from helpers import wait_until as wait_for  # noqa: F401  (the tests import it from here)
+
+from pirun import procfs
 
 SESSION_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
 
@@ -252,17 +255,8 @@ class CpuSampler:
 
 def alive(pid: int) -> bool:
     """True while the process runs (a zombie has ended)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
-
-
-def tmux_sessions(socket: str) -> list[str]:
-    proc = subprocess.run(["tmux", "-L", socket, "list-sessions", "-F", "#{session_name}"],
-                          capture_output=True, text=True)
-    return proc.stdout.split() if proc.returncode == 0 else []
+    stat = procfs.read_stat(pid)
+    return stat is not None and not stat.dead
 
 
 def list_sessions(pirun: Callable[..., Any]) -> list[str]:

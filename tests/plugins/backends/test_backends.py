@@ -6,16 +6,16 @@ runs on a private socket, never the user's server.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import wait_until
 
 from pirun import procfs
 from pirun.errors import BackendError
@@ -92,16 +92,8 @@ HOSTILE = [
 ]
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
-    """Poll until `condition()` is truthy; fail the test at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {condition}")
-        time.sleep(0.05)
+#: The shared poll, with this file's deadline of 10 s.
+wait_for = functools.partial(wait_until, timeout=10.0)
 
 
 def read_json(path: Path) -> Any:
