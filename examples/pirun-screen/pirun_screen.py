@@ -7,57 +7,22 @@ private socket directory, away from the user's own screens.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from pirun import hookimpl
+from pirun import hookimpl, procfs
 from pirun.config import Config, Option
 from pirun.errors import BackendError
 from pirun.model import SessionSpec
+from pirun.protocols import check_session_name
 
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
 # `screen -ls` lines look like: "\t12345.pi-issue-42\t(11/25/26 20:28:44)\t(Detached)"
 _LISTING = re.compile(r"^\s+(\d+)\.(\S+)\s", re.MULTILINE)
-
-
-def _check_name(name: str) -> None:
-    if not _NAME.match(name):
-        raise BackendError(f"invalid session name {name!r}: use letters, digits, '-' and '_'")
-
-
-def _descendants(root: int) -> list[int]:
-    """`root` and every process below it, from /proc (children that started a
-    session of their own included: they keep their parent)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found, frontier = [root], [root]
-    while frontier:
-        parent = frontier.pop()
-        children = [pid for pid, ppid in parents.items() if ppid == parent]
-        found += children
-        frontier += children
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 class ScreenBackend:
@@ -87,7 +52,7 @@ class ScreenBackend:
         return {name: f"{pid}.{name}" for pid, name in _LISTING.findall(out)}
 
     def start(self, spec: SessionSpec) -> None:
-        _check_name(spec.name)
+        check_session_name(spec.name)
         if not spec.argv or spec.argv[0].startswith("-"):
             raise BackendError("session command must start with a program path")
         if shutil.which(spec.argv[0], path=spec.env.get("PATH")) is None:
@@ -111,35 +76,33 @@ class ScreenBackend:
             time.sleep(0.02)
 
     def exists(self, name: str) -> bool:
-        _check_name(name)
+        check_session_name(name)
         return name in self._sessions()
 
     def list(self, prefix: str) -> list[str]:
         return sorted(name for name in self._sessions() if name.startswith(prefix))
 
     def kill(self, name: str) -> None:
-        _check_name(name)
+        check_session_name(name)
         target = self._sessions().get(name)
         if target is None:
             return
-        tree = _descendants(int(target.split(".", 1)[0]))
+        # Quitting hangs up the session's terminal: whatever ignores SIGHUP, or runs
+        # in a session of its own, lives on. Note screen's whole tree first, then
+        # give it `grace` seconds before SIGKILL.
+        tree = procfs.process_tree([int(target.split(".", 1)[0])])
         self._screen("-S", target, "-X", "quit")
-        deadline = time.monotonic() + self.grace
-        while any(map(_alive, tree)) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        for pid in filter(_alive, tree):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        procfs.terminate(tree, self.grace)
 
     def attach(self, name: str) -> None:
-        _check_name(name)
+        check_session_name(name)
         target = self._sessions().get(name)
         if target is None:
             raise BackendError(f"no screen session {name}")
         os.execvpe("screen", ["screen", "-r", target], self._env())
 
     def send_text(self, name: str, text: str) -> None:
-        _check_name(name)
+        check_session_name(name)
         target = self._sessions().get(name)
         if target is None:
             raise BackendError(f"no screen session {name}")
