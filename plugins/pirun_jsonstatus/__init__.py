@@ -9,7 +9,6 @@ holder dies, so a killed pirun never leaves a stale lock behind.
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import tempfile
@@ -20,7 +19,7 @@ import filelock
 
 from pirun import hookimpl
 from pirun.config import Config
-from pirun.errors import StatusStoreError
+from pirun.errors import StatusStoreError, os_error_reason
 from pirun.model import StatusRecord
 
 
@@ -37,7 +36,7 @@ class JsonStatusStore:
             self.directory.mkdir(parents=True, exist_ok=True)
             yield
         except OSError as exc:
-            reason = "disk full" if exc.errno == errno.ENOSPC else exc.strerror or str(exc)
+            reason = os_error_reason(exc)
             raise StatusStoreError(
                 f"cannot write status records in {self.directory}: {reason}"
             ) from None

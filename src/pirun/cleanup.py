@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 from dataclasses import dataclass, field
 from typing import Any
 
-from pirun.errors import PirunError
+from pirun.errors import PirunError, os_error_reason
 from pirun.model import Outcome, Status, StatusRecord
 from pirun.outcomes import cleaned_path, keep_cleaned, record_outcome
 from pirun.runtime import Runtime
@@ -115,7 +114,7 @@ def run_cleanup(rt: Runtime, targets: list[Target], options: CleanupOptions) -> 
                     removed.append("status record")
             except OSError as exc:
                 # Deleting it unsaved could lose a result a batch has not read yet.
-                reason = "disk full" if exc.errno == errno.ENOSPC else exc.strerror or str(exc)
+                reason = os_error_reason(exc)
                 report.refused[n] = (
                     f"issue #{n}: status record kept: cannot save its outcome in "
                     f"{cleaned_path(rt, n).parent}: {reason}"

@@ -4,6 +4,8 @@ Exit codes: 0 success, 1 failure, 2 blocked (open blockers, circular dependency,
 timed out waiting), 3 usage or configuration error, 130 interrupted.
 """
 
+import errno
+
 
 class PirunError(Exception):
     """An error the user can act on; printed as one line, never as a traceback."""
@@ -71,3 +73,9 @@ class LockBusy(PirunError):
 
 class WaitTimeout(PirunError):
     exit_code = 2
+
+
+def os_error_reason(exc: OSError) -> str:
+    """An OSError in a few words for a one-line message ("disk full", "Permission
+    denied"), without the path: the message says which path it was about."""
+    return "disk full" if exc.errno == errno.ENOSPC else exc.strerror or str(exc)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import socket
 import uuid
@@ -18,6 +17,7 @@ from pirun.errors import (
     ConfigError,
     PirunError,
     SessionExists,
+    os_error_reason,
 )
 from pirun.model import (
     PROMPT_FILE,
@@ -53,7 +53,7 @@ def limit_message(rt: Runtime, active: list[StatusRecord]) -> str:
 
 
 def os_reason(exc: OSError) -> str:
-    reason = "disk full" if exc.errno == errno.ENOSPC else exc.strerror or str(exc)
+    reason = os_error_reason(exc)
     return f"{reason}: {exc.filename}" if exc.filename else reason
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -13,7 +12,7 @@ import filelock
 import pluggy
 
 from pirun.config import Config, build_config, find_repo_root, read_raw_config
-from pirun.errors import ConfigError, IssueNotFound, LockBusy, PirunError
+from pirun.errors import ConfigError, IssueNotFound, LockBusy, PirunError, os_error_reason
 from pirun.model import Issue, IssueRef
 from pirun.plugin import load_plugins, new_plugin_manager
 from pirun.protocols import SessionBackend, StatusStore, WorkspaceManager
@@ -119,7 +118,7 @@ class Runtime:
             raise LockBusy(f"another pirun process holds the '{name}' lock") from None
         except OSError as exc:
             # worktree.dir is a file, read-only, or on a full disk: say so in one line.
-            reason = "disk full" if exc.errno == errno.ENOSPC else exc.strerror or str(exc)
+            reason = os_error_reason(exc)
             raise PirunError(f"cannot use {run_dir} for pirun's lock files: {reason}") from None
         try:
             yield
