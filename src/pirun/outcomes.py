@@ -73,13 +73,18 @@ def keep_cleaned(rt: Runtime, record: StatusRecord) -> None:
 
 
 def cleaned_record(rt: Runtime, issue: int, run_id: str | None) -> StatusRecord | None:
-    """The record cleanup removed for run `run_id` of `issue` (any run if None)."""
+    """The record cleanup removed for run `run_id` of `issue` (any run if None), as
+    its watchers report it: a run removed while it was still running is an error."""
     try:
         record = StatusRecord.from_dict(json.loads(cleaned_path(rt, issue).read_bytes()))
     except (OSError, ValueError, KeyError, TypeError):
         return None
     if run_id is not None and record.run_id != run_id:
         return None
+    if not record.status.is_final:
+        return dataclasses.replace(
+            record, status=Status.ERROR, error_message="removed by `pirun cleanup` while running"
+        )
     return record
 
 

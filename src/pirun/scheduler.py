@@ -260,9 +260,6 @@ class Scheduler:
             if record is None:
                 # Removed by `pirun cleanup`, which kept the outcome first.
                 record = cleaned_record(self.rt, item.number, item.run_id)
-                if record is not None and not record.status.is_final:
-                    self._fail(item, "removed by `pirun cleanup` while running")
-                    continue
             if record is not None and record.status is Status.COMPLETE:
                 self._set(item, ItemState.COMPLETE)
             elif record is not None and record.status is Status.ERROR:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,11 +48,6 @@ def wait_for(
                 record = rt.store.get(number)
                 if record is None and number in watched:
                     record = cleaned_record(rt, number, watched[number])
-                    if record is not None and not record.status.is_final:
-                        record = dataclasses.replace(
-                            record, status=Status.ERROR,
-                            error_message="removed by `pirun cleanup` while running",
-                        )
                 elif record is not None and not record.status.is_final:
                     watched[number] = record.run_id
                 if record is None and live is None:
