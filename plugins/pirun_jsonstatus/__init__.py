@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import filelock
 
 from pirun import hookimpl
+from pirun.atomic import write_text
 from pirun.config import Config
 from pirun.errors import StatusStoreError, os_error_reason
 from pirun.model import StatusRecord
@@ -52,20 +51,8 @@ class JsonStatusStore:
 
     def put(self, record: StatusRecord) -> None:
         with self._writable():
-            fd, tmp = tempfile.mkstemp(
-                dir=self.directory, prefix=f".{record.issue}.", suffix=".tmp"
-            )
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    json.dump(record.to_dict(), handle, indent=2)
-                    handle.write("\n")
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(tmp, self._path(record.issue))
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
+            text = json.dumps(record.to_dict(), indent=2) + "\n"
+            write_text(self._path(record.issue), text, durable=True)
 
     def update(
         self, issue: int, change: Callable[[StatusRecord | None], StatusRecord | None]

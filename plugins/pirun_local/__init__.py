@@ -15,10 +15,7 @@ The files are data, never code: YAML is read with the safe loader only.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +24,7 @@ from typing import Any
 import yaml
 
 from pirun import hookimpl
+from pirun.atomic import write_text
 from pirun.config import Config
 from pirun.errors import IssueNotFound, TrackerError
 from pirun.model import Blocker, Issue, IssueRef, IssueState
@@ -241,14 +239,5 @@ def write_issue(
         + body
     )
     path = issue_path(root, number)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{number}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_text(path, text)
     return path

@@ -24,12 +24,12 @@ import os
 import shutil
 import signal
 import subprocess
-import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pirun import hookimpl, procfs
+from pirun.atomic import write_text
 from pirun.config import Config
 from pirun.errors import BackendError
 from pirun.model import SessionSpec, utc_now
@@ -201,15 +201,8 @@ class ProcessBackend:
         return self.sessions_dir / f"{name}.json"
 
     def _write(self, record: SessionRecord) -> None:
-        self.sessions_dir.mkdir(parents=True, exist_ok=True)
-        path = self._path(record.name)
         # Readers see the old record or the new one, never half of one.
-        tmp = path.with_name(f".{record.name}.{uuid.uuid4().hex}.tmp")
-        try:
-            tmp.write_text(json.dumps(asdict(record)), encoding="utf-8")
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_text(self._path(record.name), json.dumps(asdict(record)))
 
     def _read(self, path: Path) -> tuple[SessionRecord | None, int] | None:
         """The record (None if unreadable) and the file's inode; None if no file."""

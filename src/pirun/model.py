@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import os
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Self
+
+from pirun.atomic import write_text
 
 
 class JsonFile:
@@ -17,10 +18,7 @@ class JsonFile:
     through a temporary file and a rename, so a reader never sees half of one."""
 
     def write(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(dataclasses.asdict(self), indent=2), encoding="utf-8")  # type: ignore[call-overload]
-        os.replace(tmp, path)
+        write_text(path, json.dumps(dataclasses.asdict(self), indent=2))  # type: ignore[call-overload]
 
     @classmethod
     def read(cls, path: Path) -> Self:

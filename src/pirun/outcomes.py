@@ -5,10 +5,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import os
-import uuid
 from pathlib import Path
 
+from pirun.atomic import write_text
 from pirun.model import Outcome, Status, StatusRecord, utc_now
 from pirun.runtime import Runtime
 
@@ -61,15 +60,8 @@ def keep_cleaned(rt: Runtime, record: StatusRecord) -> None:
     """Keep `record`, about to be deleted by cleanup, for watchers of its run.
 
     Raises OSError when it cannot be written: the caller then keeps the record."""
-    path = cleaned_path(rt, record.issue)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Through a rename: a watcher reads the whole copy or none.
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        tmp.write_text(json.dumps(record.to_dict()), encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    # Atomically: a watcher reads the whole copy or none.
+    write_text(cleaned_path(rt, record.issue), json.dumps(record.to_dict()))
 
 
 def cleaned_record(rt: Runtime, issue: int, run_id: str | None) -> StatusRecord | None:
