@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import os
+import re
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -33,13 +35,25 @@ def new_plugin_manager() -> pluggy.PluginManager:
     return pm
 
 
+def repo_plugin_name(entry: str) -> str:
+    """The name a `plugins:` entry registers under (and `-p no:NAME` disables): a
+    `.py` file's stem, or the module's name."""
+    return Path(entry).stem if entry.endswith(".py") else entry
+
+
 def _load_repo_plugin(entry: str, root: Path) -> ModuleType:
     """A `plugins:` entry: a `.py` path relative to the repo, or an importable module."""
     if entry.endswith(".py"):
         path = (root / entry).resolve()
         if not path.is_file():
             raise ConfigError(f"plugin file not found: {entry}")
-        module_name = f"pirun_repo_plugin_{path.stem}_{abs(hash(str(path)))}"
+        # The same file gets the same module name in every process (the exec wrapper
+        # and the CLI), and two files with one stem never share a module.
+        digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
+        stem = re.sub(r"\W", "_", path.stem)
+        module_name = f"pirun_repo_plugin_{stem}_{digest}"
+        if module_name in sys.modules:
+            return sys.modules[module_name]
         spec = importlib.util.spec_from_file_location(module_name, path)
         if spec is None or spec.loader is None:
             raise ConfigError(f"cannot load plugin file: {entry}")
@@ -48,6 +62,7 @@ def _load_repo_plugin(entry: str, root: Path) -> ModuleType:
         try:
             spec.loader.exec_module(module)
         except Exception as exc:
+            del sys.modules[module_name]
             raise ConfigError(f"plugin {entry} failed to load: {exc}") from None
         return module
     try:
@@ -56,13 +71,8 @@ def _load_repo_plugin(entry: str, root: Path) -> ModuleType:
         raise ConfigError(f"plugin module '{entry}' cannot be imported: {exc}") from None
 
 
-def load_plugins(
-    pm: pluggy.PluginManager,
-    root: Path,
-    repo_plugins: Iterable[str],
-    disabled: Iterable[str],
-) -> None:
-    """Register every plugin, skipping disabled names.
+def _load_installed(pm: pluggy.PluginManager, disabled: Iterable[str]) -> None:
+    """The `pirun` entry points, less the disabled ones.
 
     `PIRUN_PLUGINS` (comma-separated entry-point names) restricts which installed
     plugins load, as `LLM_LOAD_PLUGINS` does for llm; empty means none.
@@ -75,11 +85,44 @@ def load_plugins(
     else:
         for name in filter(None, (part.strip() for part in only.split(","))):
             pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name)
-    for entry in repo_plugins:
-        name = Path(entry).stem if entry.endswith(".py") else entry
-        if pm.is_blocked(name) or pm.has_plugin(name):
+
+
+def installed_plugins(disabled: Iterable[str] = ()) -> pluggy.PluginManager:
+    """A plugin manager with the installed plugins only: what is known without a
+    repository's configuration (to list commands when it cannot be read)."""
+    pm = new_plugin_manager()
+    _load_installed(pm, disabled)
+    return pm
+
+
+def load_plugins(
+    pm: pluggy.PluginManager,
+    root: Path,
+    repo_plugins: Iterable[str],
+    disabled: Iterable[str],
+) -> None:
+    """Register every plugin: the installed ones, then the repository's `plugins:`.
+
+    A repository plugin whose name another plugin has is a configuration error
+    naming both (silently skipping either would lose its hooks); listing an
+    installed plugin's module again is harmless.
+    """
+    _load_installed(pm, disabled)
+    for entry in dict.fromkeys(repo_plugins):
+        name = repo_plugin_name(entry)
+        if pm.is_blocked(name):
             continue
-        pm.register(_load_repo_plugin(entry, root), name=name)
+        module = _load_repo_plugin(entry, root)
+        if pm.is_registered(module):
+            continue
+        taken = pm.get_plugin(name)
+        if taken is not None:
+            where = getattr(taken, "__file__", None) or repr(taken)
+            raise ConfigError(
+                f"plugin '{entry}' is named '{name}' like the installed plugin '{name}' "
+                f"({where}); rename the file or module"
+            )
+        pm.register(module, name=name)
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
