@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 from rich.console import Console, Group
 from rich.live import Live
-from rich.table import Table
 from rich.text import Text
 
 from pirun.errors import PirunError
@@ -28,6 +27,7 @@ from pirun.progress import last_log_line
 from pirun.render import human_age
 from pirun.runtime import Runtime
 from pirun.sessions import reconcile
+from pirun.tables import Column, fitted_table
 from pirun.watch import StatusEvents
 
 STYLES = {
@@ -71,17 +71,28 @@ def collect_rows(rt: Runtime) -> list[Row]:
     return rows
 
 
-def render(rows: list[Row], selected: int, message: str) -> Group:
-    table = Table(expand=True, show_edge=False)
-    for column in ("Issue", "Title", "State", "Age", "Session", "Last output"):
-        table.add_column(column, no_wrap=True, overflow="ellipsis")
-    for index, row in enumerate(rows):
-        table.add_row(
-            f"#{row.issue}", row.title, Text(row.state, style=STYLES.get(row.state, "")),
-            row.age, row.session if row.alive else "-", row.last_line,
-            style="reverse" if index == selected else None,
-        )
-    footer = Text(message or HELP, style="dim" if not message else "bold")
+COLUMNS = (
+    Column("Issue", justify="right"),
+    Column("Title", give_way=1, min_width=12),
+    Column("State"),
+    Column("Age", justify="right"),
+    Column("Session", give_way=2, min_width=8),
+    Column("Last output", give_way=3, min_width=16),
+)
+
+
+def render(rows: list[Row], selected: int, message: str, width: int) -> Group:
+    """The screen: issue, state and age always whole; title, session and last output
+    cut or dropped (last output first) to fit `width`."""
+    cells = [
+        [f"#{row.issue}", Text(row.title), Text(row.state, style=STYLES.get(row.state, "")),
+         row.age, row.session if row.alive else "-", Text(row.last_line)]
+        for row in rows
+    ]
+    styles = ["reverse" if index == selected else None for index in range(len(rows))]
+    table = fitted_table(COLUMNS, cells, width, row_styles=styles)
+    footer = Text(message or HELP, style="dim" if not message else "bold", no_wrap=True,
+                  overflow="ellipsis")
     return Group(Text(f"pirun dashboard: {len(rows)} issues", style="bold"), table, footer)
 
 
@@ -171,7 +182,7 @@ def run_dashboard(rt: Runtime) -> None:
                 reconcile(rt)
                 rows = collect_rows(rt)
                 selected = max(0, min(selected, len(rows) - 1))
-                live.update(render(rows, selected, message), refresh=True)
+                live.update(render(rows, selected, message, console.width), refresh=True)
                 key = read_key(fd, wakeup, timeout=1.0)
                 if key is None:
                     continue

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import structlog
+
 from pirun.blockers import blockers_of
 from pirun.errors import LockBusy, UsageError
 from pirun.graph import Plan, plan
 from pirun.model import Blocker, Issue, IssueRef, IssueState
 from pirun.runtime import Runtime
 from pirun.scheduler import BatchOptions, Item, Scheduler
+
+log = structlog.get_logger()
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,8 @@ def make_plan(rt: Runtime, numbers: list[int]) -> BatchPlan:
         ref: [b.ref for b in blockers.get(ref, []) if b.state is IssueState.OPEN] for ref in refs
     }
     batch_plan = plan(refs, edges)
+    log.info("batch planned", issues=len(refs), layers=len(batch_plan.layers),
+             edges=sum(len(blocked) for blocked in edges.values()))
     outside = {
         ref: [b for b in blockers.get(ref, []) if b.ref not in issues] for ref in refs
     }

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 
 from pirun import __version__
@@ -20,7 +19,7 @@ from pirun.launch import LaunchOptions, launch
 from pirun.log import configure_logging
 from pirun.model import Outcome, Status
 from pirun.outcomes import record_outcome
-from pirun.plugin import describe_plugins
+from pirun.plugin import describe_plugins, installed_plugins
 from pirun.progress import (
     LineProgress,
     LiveProgress,
@@ -29,16 +28,16 @@ from pirun.progress import (
     plain_items,
     summary_counts,
 )
-from pirun.render import columns, human_age, print_json, status_line, stderr, stdout
+from pirun.render import human_age, print_json, status_line, stderr, stdout
 from pirun.runtime import Runtime
 from pirun.scheduler import BatchOptions, Item, ItemState
 from pirun.sessions import reconcile
+from pirun.tables import Column, plain_columns
 from pirun.waiting import WaitResult, wait_for
 
 app = typer.Typer(
     name="pirun",
     help="Run a coding agent on each issue, in parallel, each in its own worktree and session.",
-    no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -112,6 +111,18 @@ def _issue_numbers(values: list[str]) -> list[int]:
             raise UsageError(f"not an issue number: '{value}'")
         numbers.append(int(text))
     return list(dict.fromkeys(numbers))
+
+
+STATUS_COLUMNS = (Column("Issue"), Column("State"), Column("Message", give_way=1, min_width=20))
+LIST_COLUMNS = (
+    Column("Session"), Column("Worktree", give_way=1, min_width=16), Column("Status"),
+    Column("Age", justify="right"),
+)
+
+
+def _width() -> int | None:
+    """The terminal's width, or None for a pipe (whole cells for scripts)."""
+    return stdout.width if stdout.is_terminal else None
 
 
 def _relative(config: Config, path: Path) -> str:
@@ -190,9 +201,12 @@ def status(
         return
     if not records:
         stdout.print("No status recorded.")
-    for record in records:
-        suffix = f"  {record.error_message}" if record.error_message else ""
-        stdout.print(f"{record.issue}\t{record.status.value}{suffix}")
+    rows = [
+        [f"#{record.issue}", record.status.value, record.error_message or ""]
+        for record in records
+    ]
+    for line in plain_columns(STATUS_COLUMNS, rows, _width(), header=False):
+        stdout.print(line, markup=False)
 
 
 def session_rows(rt: Runtime) -> list[dict[str, Any]]:
@@ -201,10 +215,12 @@ def session_rows(rt: Runtime) -> list[dict[str, Any]]:
     records = {record.session: record for record in rt.store.list()}
     workspaces = {ws.issue: ws for ws in rt.workspaces.list()}
     rows = []
-    for name in sorted(rt.backend.list(config.prefix)):
-        issue = config.issue_of_session(name)
-        if issue is None:
-            continue  # someone else's session that merely starts with the prefix
+    sessions = {
+        issue: name for name in rt.backend.list(config.prefix)
+        # None: someone else's session that merely starts with the prefix
+        if (issue := config.issue_of_session(name)) is not None
+    }
+    for issue, name in sorted(sessions.items()):
         record = records.get(name)
         workspace = workspaces.get(issue) if issue is not None else None
         rows.append(
@@ -241,8 +257,8 @@ def list_sessions(
         ]
         for row in rows
     ]
-    for line in columns(table):
-        stdout.print(line)
+    for line in plain_columns(LIST_COLUMNS, table, _width(), indent="  ", header=False):
+        stdout.print(line, markup=False)
 
 
 # -- attach, stop, logs, signal ---------------------------------------------------------------
@@ -372,7 +388,7 @@ def _print_summary(items: list[Item], interrupted: bool) -> None:
     if interrupted:
         stdout.print("Interrupted: nothing new was started; running sessions are left alive.")
     if stdout.is_terminal:
-        stdout.print(items_table(items))
+        stdout.print(items_table(items, stdout.width))
     else:
         for line in plain_items(items):
             stdout.print(line, markup=False)
@@ -542,11 +558,10 @@ def demo(
                            timeout=120, interval=1)
     code = execute_batch(rt, DEMO_NUMBERS, options, dry_run=False, json_output=json_output)
     if not json_output:
-        stdout.print(f"\nThe demo repository is at {path}")
-        stdout.print(f"  worktrees: {rt.config.state_dir}")
-        stdout.print(f"  try: pirun -C {path} list; pirun -C {path} status; "
-                     f"pirun -C {path} logs 1; pirun -C {path} cleanup --all --force")
-        stdout.print("Issue #6 fails on purpose and #7, which depends on it, is skipped.")
+        # Short, so that the summary above stays on a 24-line screen.
+        stdout.print("Issue #6 fails on purpose; #7, which depends on it, is skipped.")
+        stdout.print(f"The demo repository is at {path}", markup=False)
+        stdout.print("Look around there: pirun list, status, logs 1, cleanup --all --force")
     # The failure is part of the show: the demo succeeded if the batch ran as planned.
     expected = {1: "complete", 2: "complete", 3: "complete", 4: "complete", 5: "complete",
                 6: "error", 7: "skipped"}
@@ -657,23 +672,25 @@ def init(
 
 # -- entry point -------------------------------------------------------------------------
 
+#: Options of the whole program that people type after the subcommand too, as the
+#: seed's scripts allowed (`pirun batch 1 2 --dry-run -v`).
+ANYWHERE_FLAGS = ("-q", "--quiet", "--log-json", "--verbose")
 
-def _click_exceptions(name: str) -> tuple[type[BaseException], ...]:
-    """Click's exception class, and typer's vendored copy of it where typer has one
-    (typer >= 0.20 raises `typer._click` exceptions, which are not click's)."""
-    classes: list[type[BaseException]] = [getattr(click.exceptions, name)]
+
+def _is_anywhere_flag(arg: str) -> bool:
+    return arg in ANYWHERE_FLAGS or (len(arg) > 1 and arg.startswith("-") and set(arg[1:]) == {"v"})
+
+
+def hoist_global_flags(argv: list[str]) -> list[str]:
+    """`argv` with `-v`, `-q` and `--log-json` moved before the subcommand, wherever
+    they were typed (up to a `--`, after which everything is an argument)."""
     try:
-        from typer._click import exceptions as vendored
-    except ImportError:
-        return tuple(classes)
-    if hasattr(vendored, name):
-        classes.append(getattr(vendored, name))
-    return tuple(classes)
-
-
-NO_ARGS_IS_HELP = _click_exceptions("NoArgsIsHelpError")
-CLICK_USAGE_ERRORS = _click_exceptions("UsageError")
-CLICK_ABORTS = _click_exceptions("Abort")
+        end = argv.index("--")
+    except ValueError:
+        end = len(argv)
+    flags = [arg for arg in argv[:end] if _is_anywhere_flag(arg)]
+    rest = [arg for arg in argv[:end] if not _is_anywhere_flag(arg)]
+    return flags + rest + argv[end:]
 
 
 def _prescan(argv: list[str]) -> None:
@@ -698,31 +715,37 @@ def _prescan(argv: list[str]) -> None:
 
 
 def _register_plugin_commands() -> None:
+    """Let plugins add their commands. Without a usable configuration (not in a
+    repository, a broken `.pirun.yaml`) the installed plugins still add theirs, so
+    that running one reports the configuration's problem, not `No such command`."""
     try:
         rt = STATE.runtime()
     except PirunError as exc:
-        # Not in a repo, or a broken config: commands that need it will report it.
         STATE.runtime_error = exc
+        installed_plugins(STATE.disabled).hook.pirun_register_commands(app=app)
         return
     rt.pm.hook.pirun_register_commands(app=app)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
+    args = hoist_global_flags(sys.argv[1:] if argv is None else argv)
     _prescan(args)
     _register_plugin_commands()
     command = typer.main.get_command(app)
+    if not args:
+        args = ["--help"]
     try:
         result = command.main(args, prog_name="pirun", standalone_mode=False)
-    except NO_ARGS_IS_HELP as exc:
-        stdout.print(exc.ctx.get_help() if exc.ctx else "")
-        return 0
-    except CLICK_USAGE_ERRORS as exc:
-        stderr.print(f"Error: {exc.format_message()}", markup=False)
-        return UsageError.exit_code
-    except CLICK_ABORTS:
+    except typer.Abort:
         stderr.print("Interrupted.", markup=False)
         return 130
+    except typer.TyperException as exc:
+        # The command line itself is wrong (typer's parser: unknown option, ...).
+        message = exc.format_message()
+        if STATE.runtime_error is not None and "No such command" in message:
+            message = str(STATE.runtime_error)
+        stderr.print(f"Error: {message}", markup=False)
+        return UsageError.exit_code
     except PirunError as exc:
         stderr.print(f"Error: {exc}", markup=False)
         return exc.exit_code

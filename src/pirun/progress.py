@@ -11,8 +11,9 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from pirun.render import columns, human_age
+from pirun.render import human_age
 from pirun.scheduler import Item, ItemState
+from pirun.tables import Column, fitted_table, plain_columns
 from pirun.terminal import strip_escapes
 
 STATE_STYLES = {
@@ -37,7 +38,7 @@ def last_log_line(path: Path, limit: int = 4096) -> str:
     for line in reversed(tail.replace("\r", "\n").split("\n")):
         clean = strip_escapes(line).strip()
         if clean:
-            return clean[:80]
+            return clean[:200]
     return ""
 
 
@@ -46,38 +47,53 @@ def _elapsed(item: Item) -> str:
     return human_age(elapsed) if elapsed is not None else ""
 
 
-def items_table(items: list[Item], log_path: Callable[[int], Path] | None = None) -> Table:
-    table = Table(show_edge=False, pad_edge=False)
-    table.add_column("Issue", justify="right")
-    table.add_column("Title", overflow="ellipsis", max_width=40, no_wrap=True)
-    table.add_column("Layer", justify="right")
-    table.add_column("State")
-    table.add_column("Elapsed", justify="right")
-    table.add_column("Last output" if log_path else "Message", overflow="ellipsis", no_wrap=True)
+ITEM_COLUMNS = (
+    Column("Issue", justify="right"),
+    Column("Title", give_way=1, min_width=12),
+    Column("Layer", justify="right"),
+    Column("State"),
+    Column("Elapsed", justify="right"),
+    Column("Message", give_way=2, min_width=16),
+)
+
+
+def items_table(items: list[Item], width: int | None,
+                log_path: Callable[[int], Path] | None = None) -> Table:
+    """The batch as a table no wider than `width`: issue, layer, state and elapsed
+    time whole; title and message (or, while running, the last output) cut to fit."""
+    columns = list(ITEM_COLUMNS)
+    if log_path is not None:
+        columns[-1] = Column("Last output", give_way=2, min_width=16)
+    rows = []
     for item in items:
         detail = item.message
         if log_path is not None and item.state is ItemState.RUNNING:
             detail = last_log_line(log_path(item.number))
-        table.add_row(
+        rows.append([
             f"#{item.number}",
             Text(item.issue.title),
             str(item.layer),
             Text(item.state.value, style=STATE_STYLES[item.state]),
             _elapsed(item),
             Text(detail),
-        )
-    return table
+        ])
+    return fitted_table(columns, rows, width)
+
+
+PLAIN_COLUMNS = (
+    Column("Issue"), Column("Layer"), Column("State"), Column("Elapsed"),
+    Column("Title / message", give_way=1),
+)
 
 
 def plain_items(items: list[Item]) -> list[str]:
     """The summary for pipes and logs: aligned columns, no box drawing, no truncation."""
-    rows = [["Issue", "Layer", "State", "Elapsed", "Title / message"]]
-    for item in items:
-        detail = item.issue.title + (f" - {item.message}" if item.message else "")
-        rows.append(
-            [f"#{item.number}", str(item.layer), item.state.value, _elapsed(item), detail]
-        )
-    return columns(rows, indent="")
+    rows = [
+        [f"#{item.number}", str(item.layer), item.state.value, _elapsed(item),
+         item.issue.title + (f" - {item.message}" if item.message else "")]
+        for item in items
+    ]
+    return plain_columns(PLAIN_COLUMNS, rows)
 
 
 class LiveProgress:
@@ -91,19 +107,22 @@ class LiveProgress:
         self.live = Live(console=console, auto_refresh=False, transient=True)
         self._last = 0.0
 
+    def _table(self) -> Table:
+        return items_table(self.items(), self.live.console.width, self.log_path)
+
     def __enter__(self) -> LiveProgress:
         self.live.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.live.update(items_table(self.items(), self.log_path), refresh=True)
+        self.live.update(self._table(), refresh=True)
         self.live.__exit__(None, None, None)
 
     def __call__(self, item: Item | None) -> None:
         now = time.monotonic()
         if item is None or now - self._last > 0.2:
             self._last = now
-            self.live.update(items_table(self.items(), self.log_path), refresh=True)
+            self.live.update(self._table(), refresh=True)
 
 
 class LineProgress:

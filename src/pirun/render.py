@@ -32,17 +32,5 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
-def columns(rows: list[list[str]], indent: str = "  ") -> list[str]:
-    """Rows as aligned plain-text columns (stable output for people and scripts)."""
-    if not rows:
-        return []
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return [
-        indent
-        + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    ]
-
-
 def status_line(record: StatusRecord) -> str:
     return f"Issue #{record.issue}: {record.status.value}"

@@ -235,6 +235,51 @@ def test_unimportable_plugin_module_exits_3_naming_it(repo, pirun) -> None:
     assert_one_line_error(pirun("plugins"), "pirun_no_such_plugin_module")
 
 
+NAME_PLUGIN = '''
+from pirun import hookimpl
+
+
+@hookimpl
+def pirun_configure(config):
+    print(__name__)
+'''
+
+
+def test_repo_plugin_named_like_a_bundled_plugin_is_a_config_error_naming_both(
+    repo, pirun
+) -> None:
+    entry = add_repo_plugin(repo, "notify", NAME_PLUGIN)
+    repo.write_config(plugins=[entry])
+    assert_one_line_error(pirun("plugins"), ".pirun/plugins/notify.py", "'notify'",
+                          "pirun_notify")
+
+
+def test_repo_plugin_module_name_is_the_same_in_every_process(repo) -> None:
+    entry = add_repo_plugin(repo, "team_alert", NAME_PLUGIN)
+    repo.write_config(plugins=[entry])
+    code = "from pirun.runtime import Runtime; Runtime.load(__import__('pathlib').Path('.'))"
+
+    def module_name() -> str:
+        return subprocess.run([sys.executable, "-c", code], cwd=repo.path, check=True,
+                              capture_output=True, text=True).stdout.strip()
+
+    first, second = module_name(), module_name()
+    assert first.startswith("pirun_repo_plugin_team_alert_"), first
+    assert first == second, "the repo plugin's module name changed between processes"
+
+
+def test_plugin_command_with_a_broken_config_reports_the_config_error(repo, pirun) -> None:
+    (repo.path / ".pirun.yaml").write_text("tracker: [\n", encoding="utf-8")
+    assert_one_line_error(pirun("dashboard"), ".pirun.yaml", "line")
+    assert "dashboard" in pirun("--help").stdout
+
+
+def test_plugin_command_outside_a_repository_says_so(pirun, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "not-a-repo"
+    elsewhere.mkdir()
+    assert_one_line_error(pirun("dashboard", cwd=elsewhere), "not a git repository")
+
+
 # --- a third-party package ----------------------------------------------------------------------
 
 FAKE_PACKAGE = Path(__file__).resolve().parents[1] / "data" / "pirun-fakebackend"
