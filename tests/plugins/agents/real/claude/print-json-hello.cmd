@@ -1,0 +1,1 @@
+["claude", "-p", "--output-format", "json", "hello"]

@@ -1,0 +1,1 @@
+["claude", "Read the task in /tmp/pirun-fx/claude/tui-onboarded-80x24/prompt.md and carry it out, following its instructions."]

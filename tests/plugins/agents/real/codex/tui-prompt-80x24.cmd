@@ -1,0 +1,1 @@
+["codex", "Read the task in /tmp/pirun-fx/codex/tui-prompt-80x24/prompt.md and carry it out, following its instructions."]

@@ -1,0 +1,1 @@
+["pi", "--print", "@/tmp/pirun-fx/pi/preset-print/prompt.md"]

@@ -1,0 +1,1 @@
+["pi", "--print", "--mode", "json", "hello"]

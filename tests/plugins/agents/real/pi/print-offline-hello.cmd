@@ -1,0 +1,1 @@
+["pi", "--offline", "--print", "hello"]

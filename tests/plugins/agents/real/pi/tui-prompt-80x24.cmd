@@ -1,0 +1,1 @@
+["pi", "@/tmp/pirun-fx/pi/tui-prompt-80x24/prompt.md"]
