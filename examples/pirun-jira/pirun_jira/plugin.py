@@ -1,0 +1,116 @@
+"""pirun glue: config options, the `jira` tracker, and nothing else.
+
+Written against pirun's plugin API (`pirun.api`); all HTTP and data work is in
+`client`, `model` and `adf`, which do not import pirun.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pirun.api import (
+    Blocker,
+    Config,
+    ConfigError,
+    Issue,
+    IssueState,
+    Option,
+    TrackerError,
+    hookimpl,
+)
+
+from .client import JiraClient, JiraError, normalize_key
+from .model import CLOSED, FIELDS, issue_from_json
+
+EMAIL_ENV = "JIRA_EMAIL"
+TOKEN_ENV = "JIRA_API_TOKEN"
+
+
+@hookimpl
+def pirun_config_options() -> dict[str, dict[str, Option]]:
+    return {
+        "jira": {
+            "url": Option(str, None, "Site base URL, e.g. https://acme.atlassian.net"),
+            "link_type": Option(
+                str, "Blocks", "Issue link type whose inward links are blockers"
+            ),
+            "timeout": Option((int, float), 30, "Seconds to wait for one Jira request"),
+            "max_retries": Option(int, 5, "Retries of a rate-limited or failed request"),
+        }
+    }
+
+
+@hookimpl
+def pirun_register_trackers(register) -> None:  # type: ignore[no-untyped-def]
+    register("jira", JiraTracker.from_config)
+
+
+def _state(value: str) -> IssueState:
+    return IssueState.CLOSED if value == CLOSED else IssueState.OPEN
+
+
+class JiraTracker:
+    name = "jira"
+
+    def __init__(self, client: JiraClient, link_type: str = "Blocks") -> None:
+        self.client = client
+        self.link_type = link_type
+
+    @classmethod
+    def from_config(cls, config: Config) -> JiraTracker:
+        url = config.get("jira.url")
+        if not url:
+            raise ConfigError(
+                "configuration key 'jira.url' is required, e.g. https://acme.atlassian.net"
+            )
+        email = os.environ.get(EMAIL_ENV, "").strip()
+        token = os.environ.get(TOKEN_ENV, "").strip()
+        missing = [name for name, value in ((EMAIL_ENV, email), (TOKEN_ENV, token)) if not value]
+        if missing:
+            raise ConfigError(
+                f"set {' and '.join(missing)} to use the Jira tracker (an Atlassian account "
+                "email and an API token)"
+            )
+        try:
+            client = JiraClient(
+                url,
+                email,
+                token,
+                timeout=config.get("jira.timeout"),
+                max_retries=config.get("jira.max_retries"),
+            )
+        except JiraError as exc:
+            raise ConfigError(f"configuration key 'jira.url': {exc}") from None
+        return cls(client, link_type=config.get("jira.link_type") or "Blocks")
+
+    def parse_key(self, text: str) -> str | None:
+        return normalize_key(text)
+
+    def fetch(self, keys: list[str]) -> list[Issue]:
+        try:
+            raw = self.client.issues_by_key(keys, FIELDS)
+        except JiraError as exc:
+            raise TrackerError(str(exc)) from None
+        issues = []
+        for item in raw:
+            parsed = issue_from_json(item, self.client.base_url, self.link_type)
+            if parsed is None:
+                continue
+            issues.append(
+                Issue(
+                    key=parsed.key,
+                    title=parsed.title,
+                    body=parsed.body,
+                    state=_state(parsed.state),
+                    url=parsed.url,
+                    labels=parsed.labels,
+                    blocked_by=tuple(
+                        Blocker(key=b.key, title=b.title, state=_state(b.state))
+                        for b in parsed.blocked_by
+                    ),
+                )
+            )
+        return issues
+
+    def close(self) -> None:
+        self.client.close()
