@@ -15,11 +15,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from pirun import hookimpl, procfs
-from pirun.config import Config, Option
-from pirun.errors import BackendError
-from pirun.model import SessionSpec
-from pirun.protocols import check_session_name
+from pirun.api import (
+    BackendError,
+    Config,
+    Option,
+    Register,
+    SessionSpec,
+    check_session_name,
+    hookimpl,
+    procfs,
+)
 
 # `screen -ls` lines look like: "\t12345.pi-issue-42\t(11/25/26 20:28:44)\t(Detached)"
 _LISTING = re.compile(r"^\s+(\d+)\.(\S+)\s", re.MULTILINE)
@@ -124,9 +129,11 @@ def pirun_config_options() -> dict[str, object]:
 
 
 @hookimpl
-def pirun_session_backend(config: Config) -> ScreenBackend | None:
-    if config.backend != "screen":
-        return None
+def pirun_register_backends(register: Register) -> None:
+    register("screen", screen_backend)
+
+
+def screen_backend(config: Config) -> ScreenBackend:
     if shutil.which("screen") is None:
         raise BackendError("GNU screen is not installed; install it or choose another backend")
     socket_dir = config.get("screen.socket_dir")

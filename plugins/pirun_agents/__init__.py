@@ -8,10 +8,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from pirun import hookimpl
-from pirun.config import Config
-from pirun.errors import ConfigError
-from pirun.model import Issue, Workspace
+from pirun.api import Config, ConfigError, Issue, Workspace, hookimpl
 
 #: What agents without an `@file` syntax are told; the prompt itself stays in a file
 #: so its size and content never meet an argv or a terminal.

@@ -7,20 +7,16 @@ other command (or inside every session's exec wrapper) does not pay for it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import typer
 
-from pirun import hookimpl
-
-if TYPE_CHECKING:
-    import typer
+from pirun.api import hookimpl, runtime_of
 
 
 @hookimpl
 def pirun_register_commands(app: typer.Typer) -> None:
     @app.command()
-    def dashboard() -> None:
+    def dashboard(ctx: typer.Context) -> None:
         """Full-screen live view of all sessions, with keys to attach, nudge and stop."""
-        from pirun.cli import STATE
         from pirun_dashboard.view import run_dashboard
 
-        run_dashboard(STATE.runtime())
+        run_dashboard(runtime_of(ctx))

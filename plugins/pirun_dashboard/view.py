@@ -22,13 +22,17 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.text import Text
 
-from pirun.errors import PirunError
-from pirun.progress import last_log_line
-from pirun.render import human_age
-from pirun.runtime import Runtime
-from pirun.sessions import reconcile
-from pirun.tables import Column, fitted_table
-from pirun.watch import StatusEvents
+from pirun.api import (
+    Column,
+    PirunError,
+    Runtime,
+    StatusEvents,
+    fitted_table,
+    human_age,
+    last_log_line,
+    reconcile,
+    stop_issue,
+)
 
 STYLES = {
     "running": "cyan", "waiting": "magenta", "complete": "green", "error": "red",
@@ -157,8 +161,6 @@ def prompt_line(console: Console, label: str) -> str:
 
 
 def run_dashboard(rt: Runtime) -> None:
-    from pirun.cli import stop_issue
-
     if not sys.stdin.isatty():
         raise PirunError("the dashboard needs a terminal")
     console = Console()

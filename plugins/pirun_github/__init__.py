@@ -14,11 +14,17 @@ import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from pirun import hookimpl
-from pirun.config import Config, Option
-from pirun.model import Issue, IssueRef, Outcome, Status, StatusRecord, Workspace
-
-from .remote import resolve_repo
+from pirun.api import (
+    Config,
+    Option,
+    Outcome,
+    Register,
+    StashKey,
+    Status,
+    StatusRecord,
+    Workspace,
+    hookimpl,
+)
 
 if TYPE_CHECKING:
     from .tracker import GitHubTracker
@@ -28,28 +34,20 @@ if TYPE_CHECKING:
 
 __all__ = ["tracker_for"]
 
-# One tracker (one httpx connection pool and one issue cache) per configuration,
-# that is per run. Keyed by identity because Config is not hashable; the entry goes
-# when the configuration does.
-_TRACKERS: dict[int, GitHubTracker] = {}
-
-
-def _forget(key: int) -> None:
-    tracker = _TRACKERS.pop(key, None)
-    if tracker is not None:
-        tracker.close()
+#: The configuration's one tracker (one httpx connection pool, one issue cache), shared
+#: by the kernel's fetches and `on_success`, made on first use.
+TRACKER = StashKey["GitHubTracker"]()
 
 
 def tracker_for(config: Config) -> GitHubTracker:
-    from .tracker import GitHubTracker
+    def make() -> GitHubTracker:
+        from .tracker import GitHubTracker
 
-    key = id(config)
-    tracker = _TRACKERS.get(key)
-    if tracker is None:
         tracker = GitHubTracker.from_config(config)
-        _TRACKERS[key] = tracker
-        weakref.finalize(config, _forget, key)
-    return tracker
+        weakref.finalize(config, tracker.close)
+        return tracker
+
+    return config.stash.setdefault(TRACKER, make)
 
 
 @hookimpl
@@ -96,19 +94,8 @@ def pirun_configure(config: Config) -> None:
 
 
 @hookimpl
-def pirun_tracker_repo(config: Config) -> str | None:
-    if config.tracker != "github":
-        return None
-    return resolve_repo(config)
-
-
-@hookimpl
-def pirun_fetch_issues(config: Config, refs: list[IssueRef]) -> list[Issue] | None:
-    if config.tracker != "github":
-        return None
-    if not refs:
-        return []
-    return tracker_for(config).fetch(refs)
+def pirun_register_trackers(register: Register) -> None:
+    register("github", tracker_for)
 
 
 @hookimpl

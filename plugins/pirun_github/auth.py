@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 import httpx
 
-from pirun.errors import TrackerError
+from pirun.api import TrackerError
 
 NO_TOKEN = "no GitHub token: set GH_TOKEN or GITHUB_TOKEN, or run `gh auth login`"
 

@@ -19,8 +19,7 @@ import httpx
 import structlog
 import tenacity
 
-from pirun import __version__
-from pirun.errors import ConfigError, TrackerError
+from pirun.api import ConfigError, TrackerError, __version__
 
 log = structlog.get_logger("pirun.github")
 

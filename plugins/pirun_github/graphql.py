@@ -14,8 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pirun.errors import TrackerError
-from pirun.model import Blocker, IssueRef, IssueState
+from pirun.api import Blocker, IssueRef, IssueState, TrackerError
 
 from .client import one_line
 

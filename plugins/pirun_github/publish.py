@@ -18,10 +18,16 @@ from typing import Any
 
 import structlog
 
-from pirun import git
-from pirun.config import Config
-from pirun.errors import ConfigError, PirunError, TrackerError
-from pirun.model import IssueRef, StatusRecord, Workspace
+from pirun.api import (
+    Config,
+    ConfigError,
+    IssueRef,
+    PirunError,
+    StatusRecord,
+    TrackerError,
+    Workspace,
+    git,
+)
 
 from .client import one_line
 from .remote import redact_userinfo

@@ -7,8 +7,7 @@ import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pirun.config import Config
-from pirun.errors import ConfigError
+from pirun.api import Config, ConfigError
 
 # GitHub's own rules are narrower; this is only strict enough that a name can be put
 # into a URL path or a GraphQL string literal without escaping anything.

@@ -10,8 +10,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from pirun.errors import TrackerError
-from pirun.model import Blocker, Issue, IssueRef
+from pirun.api import Blocker, Issue, IssueRef, TrackerError
 
 from .graphql import parse_state, require
 

@@ -9,9 +9,7 @@ from typing import Any
 
 import structlog
 
-from pirun.config import Config
-from pirun.errors import TrackerError
-from pirun.model import Blocker, Issue, IssueRef
+from pirun.api import Blocker, Config, Issue, IssueRef, TrackerError
 
 from . import graphql, rest
 from .auth import find_token
@@ -35,6 +33,8 @@ def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
 
 class GitHubTracker:
     """Issues of `repo` (and of any other repository a ref names), each fetched once."""
+
+    name = "github"
 
     def __init__(self, repo: str, client: GitHubClient, *, use_graphql: bool = True) -> None:
         self.repo = repo
@@ -68,6 +68,9 @@ class GitHubTracker:
 
     def close(self) -> None:
         self.client.close()
+
+    def own_repo(self) -> str | None:
+        return self.repo
 
     # -- refs -------------------------------------------------------------------------
 

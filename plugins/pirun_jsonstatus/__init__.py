@@ -15,11 +15,15 @@ from pathlib import Path
 
 import filelock
 
-from pirun import hookimpl
-from pirun.atomic import write_text
-from pirun.config import Config
-from pirun.errors import StatusStoreError, os_error_reason
-from pirun.model import StatusRecord
+from pirun.api import (
+    Config,
+    Register,
+    StatusRecord,
+    StatusStoreError,
+    hookimpl,
+    os_error_reason,
+    write_text,
+)
 
 
 class JsonStatusStore:
@@ -81,5 +85,9 @@ class JsonStatusStore:
 
 
 @hookimpl
-def pirun_status_store(config: Config) -> JsonStatusStore:
+def pirun_register_stores(register: Register) -> None:
+    register("json", json_store)
+
+
+def json_store(config: Config) -> JsonStatusStore:
     return JsonStatusStore(config.status_dir)

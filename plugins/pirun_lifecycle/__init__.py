@@ -16,9 +16,7 @@ import subprocess
 
 import structlog
 
-from pirun import hookimpl
-from pirun.config import Config, Option
-from pirun.model import Issue, Outcome, Status, StatusRecord, Workspace
+from pirun.api import Config, Issue, Option, Outcome, Status, StatusRecord, Workspace, hookimpl
 
 log = structlog.get_logger()
 

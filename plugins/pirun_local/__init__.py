@@ -23,11 +23,18 @@ from typing import Any
 
 import yaml
 
-from pirun import hookimpl
-from pirun.atomic import write_text
-from pirun.config import Config
-from pirun.errors import IssueNotFound, TrackerError
-from pirun.model import Blocker, Issue, IssueRef, IssueState
+from pirun.api import (
+    Blocker,
+    Config,
+    Issue,
+    IssueNotFound,
+    IssueRef,
+    IssueState,
+    Register,
+    TrackerError,
+    hookimpl,
+    write_text,
+)
 
 TRACKER = "local"
 ISSUES_DIR = Path(".pirun") / "issues"
@@ -39,12 +46,12 @@ _OTHER_REPO = re.compile(r"([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)#(\d+)")
 
 
 @hookimpl
-def pirun_fetch_issues(config: Config, refs: list[IssueRef]) -> list[Issue] | None:
-    if config.tracker != TRACKER:
-        return None
-    tracker = LocalTracker(config.root, own_repo=config.get("repo") or "")
-    # Refs to other repositories are not ours to answer; the kernel decides about them.
-    return [tracker.issue(ref.number) for ref in dict.fromkeys(refs) if not ref.repo]
+def pirun_register_trackers(register: Register) -> None:
+    register(TRACKER, local_tracker)
+
+
+def local_tracker(config: Config) -> LocalTracker:
+    return LocalTracker(config.root, own_repo=config.get("repo") or "")
 
 
 def issue_path(root: Path, number: int) -> Path:
@@ -64,11 +71,24 @@ class _Parsed:
 
 
 class LocalTracker:
+    name = TRACKER
+
     def __init__(self, root: Path, own_repo: str = "") -> None:
         self.root = root
-        self.own_repo = own_repo
+        self.repo = own_repo
         # Several issues often share blockers; read each file once per fetch.
         self._cache: dict[int, _Parsed | None] = {}
+
+    def fetch(self, refs: list[IssueRef]) -> list[Issue]:
+        # Refs to other repositories are not ours to answer; the kernel decides about them.
+        self._cache.clear()
+        return [self.issue(ref.number) for ref in dict.fromkeys(refs) if not ref.repo]
+
+    def own_repo(self) -> str | None:
+        return self.repo or None
+
+    def close(self) -> None:
+        self._cache.clear()
 
     def issue(self, number: int) -> Issue:
         parsed = self._read(number)
@@ -156,7 +176,7 @@ class LocalTracker:
                 return IssueRef("", int(same[1]))
             other = _OTHER_REPO.fullmatch(item.strip())
             if other and int(other[2]) > 0:
-                repo = "" if other[1].lower() == self.own_repo.lower() else other[1]
+                repo = "" if other[1].lower() == self.repo.lower() else other[1]
                 return IssueRef(repo, int(other[2]))
         raise ValueError(
             f"blocked_by entry {item!r} is not an issue number, '#N' or 'owner/repo#N'"

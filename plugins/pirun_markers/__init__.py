@@ -11,9 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from pirun import hookimpl
-from pirun.config import Config
-from pirun.model import Outcome
+from pirun.api import Config, Outcome, hookimpl
 
 # What may stand before a marker on its line: whitespace, box-drawing and bullet
 # characters, quote bars. Letters, digits and backticks may not: those mean the

@@ -13,9 +13,7 @@ import sys
 
 import structlog
 
-from pirun import hookimpl
-from pirun.config import Config, Option
-from pirun.model import Outcome, Status, StatusRecord
+from pirun.api import Config, Option, Outcome, Status, StatusRecord, hookimpl
 
 log = structlog.get_logger()
 

@@ -28,12 +28,19 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pirun import hookimpl, procfs
-from pirun.atomic import write_text
-from pirun.config import Config
-from pirun.errors import BackendError
-from pirun.model import SessionSpec, utc_now
-from pirun.protocols import check_session_name as check_name
+from pirun.api import (
+    BackendError,
+    Config,
+    Register,
+    SessionSpec,
+    hookimpl,
+    procfs,
+    utc_now,
+    write_text,
+)
+from pirun.api import (
+    check_session_name as check_name,
+)
 
 #: Seconds `kill` waits after SIGTERM before it SIGKILLs what is left.
 KILL_GRACE = 3.0
@@ -275,9 +282,11 @@ def _executable(program: str, cwd: Path, env: dict[str, str]) -> bool:
 
 
 @hookimpl
-def pirun_session_backend(config: Config) -> ProcessBackend | None:
-    if config.backend != "process":
-        return None
+def pirun_register_backends(register: Register) -> None:
+    register("process", process_backend)
+
+
+def process_backend(config: Config) -> ProcessBackend:
     if not procfs.available():
         raise BackendError("the process backend needs /proc (Linux); use backend: tmux")
     return ProcessBackend(config.run_dir / "sessions")

@@ -30,10 +30,19 @@ from typing import Any
 
 from pirun_process import ProcessBackend
 
-from pirun import git, hookimpl, procfs
-from pirun.config import Config, Option
-from pirun.errors import BackendError, ConfigError
-from pirun.model import Issue, JsonFile, Workspace
+from pirun.api import (
+    BackendError,
+    Config,
+    ConfigError,
+    Issue,
+    JsonFile,
+    Option,
+    Register,
+    Workspace,
+    git,
+    hookimpl,
+    procfs,
+)
 
 #: The custom Ray resource every agent job asks one unit of: start nodes with
 #: `--resources='{"pirun_agent": K}'` to run at most K agents on each.
@@ -149,9 +158,11 @@ class RayBackend(ProcessBackend):
 
 
 @hookimpl
-def pirun_session_backend(config: Config) -> RayBackend | None:
-    if config.backend != "ray":
-        return None
+def pirun_register_backends(register: Register) -> None:
+    register("ray", ray_backend)
+
+
+def ray_backend(config: Config) -> RayBackend:
     require_ray()
     if not procfs.available():
         raise BackendError("the ray backend needs /proc (Linux) on the machine running pirun")

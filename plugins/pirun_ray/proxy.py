@@ -39,7 +39,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from pirun.errors import PirunError
+from pirun.api import PirunError
 from pirun_ray import JobSpec, entrypoint_resources, job_record_path, resolve_address
 from pirun_ray.rest import TERMINAL, JobClient
 

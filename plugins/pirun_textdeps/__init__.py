@@ -14,10 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from pirun import hookimpl
-from pirun.config import Config, Option
-from pirun.errors import ConfigError
-from pirun.model import Issue, IssueRef
+from pirun.api import Config, ConfigError, Issue, IssueRef, Option, hookimpl
 
 DEFAULT_PATTERNS = [r"depends\s+on", r"blocked\s+by"]
 

@@ -11,9 +11,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pirun import hookimpl
-from pirun.config import Config, Option
-from pirun.errors import BackendError
+from pirun.api import BackendError, Config, Option, Register, hookimpl
 
 if TYPE_CHECKING:
     from pirun_tmux.backend import TmuxBackend
@@ -36,9 +34,11 @@ def pirun_config_options() -> dict[str, dict[str, Option]]:
 
 
 @hookimpl
-def pirun_session_backend(config: Config) -> TmuxBackend | None:
-    if config.backend != "tmux":
-        return None
+def pirun_register_backends(register: Register) -> None:
+    register("tmux", tmux_backend)
+
+
+def tmux_backend(config: Config) -> TmuxBackend:
     binary = shutil.which("tmux")
     if binary is None:
         raise BackendError(TMUX_MISSING)

@@ -33,10 +33,7 @@ from libtmux import exc as tmux_exc
 from libtmux.common import has_gte_version, tmux_cmd
 from libtmux.server import Server
 
-from pirun import procfs
-from pirun.errors import BackendError
-from pirun.model import SessionSpec
-from pirun.protocols import check_session_name
+from pirun.api import BackendError, SessionSpec, check_session_name, procfs
 from pirun_tmux import TMUX_MISSING
 
 #: tmux 3.2 added `new-session -e`; before 3.0 several arguments were joined into

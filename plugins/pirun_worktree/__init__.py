@@ -21,11 +21,18 @@ from pathlib import Path
 import filelock
 import structlog
 
-from pirun import git as kernel_git
-from pirun import hookimpl
-from pirun.config import Config
-from pirun.errors import ConfigError, WorkspaceError
-from pirun.model import PROMPT_FILE, Issue, Workspace
+from pirun.api import (
+    PROMPT_FILE,
+    Config,
+    ConfigError,
+    Issue,
+    Workspace,
+    WorkspaceError,
+    hookimpl,
+)
+from pirun.api import (
+    git as kernel_git,
+)
 
 log = structlog.get_logger()
 

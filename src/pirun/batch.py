@@ -72,3 +72,10 @@ def run_batch(rt: Runtime, scheduler: Scheduler) -> tuple[list[Item], bool]:
         raise LockBusy(
             "another `pirun batch` is running in this repository; wait for it or stop it"
         ) from None
+
+
+def finish_batch(rt: Runtime, items: list[Item]) -> None:
+    """Tell plugins the batch is over (`pirun_batch_finished`), with every issue's
+    final record; issues that never started have none."""
+    records = [record for item in items if (record := rt.store.get(item.number))]
+    rt.pm.hook.pirun_batch_finished(config=rt.config, results=records)

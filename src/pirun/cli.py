@@ -5,16 +5,16 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from pirun import __version__
-from pirun.batch import make_plan, make_scheduler, run_batch
-from pirun.config import KERNEL_OPTIONS, Config, merge_schemas
+from pirun.batch import finish_batch, make_plan, make_scheduler, run_batch
+from pirun.config import KERNEL_OPTIONS, merge_schemas
 from pirun.errors import PirunError, UsageError
+from pirun.invocation import Invocation
 from pirun.launch import LaunchOptions, launch
 from pirun.log import configure_logging
 from pirun.model import Outcome, Status
@@ -31,7 +31,7 @@ from pirun.progress import (
 from pirun.render import human_age, print_json, status_line, stderr, stdout
 from pirun.runtime import Runtime
 from pirun.scheduler import BatchOptions, Item, ItemState
-from pirun.sessions import reconcile
+from pirun.sessions import reconcile, session_rows, stop_issue
 from pirun.tables import Column, plain_columns
 from pirun.waiting import WaitResult, wait_for
 
@@ -44,26 +44,7 @@ app = typer.Typer(
 )
 
 
-@dataclass
-class State:
-    """Options shared by every command, and the runtime built from them on demand."""
-
-    directory: Path = field(default_factory=Path.cwd)
-    disabled: list[str] = field(default_factory=list)
-    repo: str | None = None
-    quiet: bool = False
-    runtime_error: PirunError | None = None
-    _runtime: Runtime | None = None
-
-    def runtime(self) -> Runtime:
-        if self._runtime is None:
-            if self.runtime_error is not None:
-                raise self.runtime_error
-            self._runtime = Runtime.load(self.directory, self.disabled, repo=self.repo)
-        return self._runtime
-
-
-STATE = State()
+STATE = Invocation()
 
 
 def _version(value: bool) -> None:
@@ -74,6 +55,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_options(
+    ctx: typer.Context,
     directory: Annotated[
         Path | None, typer.Option("-C", "--directory", help="Run as if started in this directory.")
     ] = None,
@@ -92,6 +74,7 @@ def main_options(
     ] = False,
 ) -> None:
     configure_logging(verbose, log_json)
+    ctx.obj = STATE  # plugin commands reach it through pirun.api.runtime_of(ctx)
     STATE.quiet = quiet
     for option in plugin or []:
         if not option.startswith("no:"):
@@ -123,13 +106,6 @@ LIST_COLUMNS = (
 def _width() -> int | None:
     """The terminal's width, or None for a pipe (whole cells for scripts)."""
     return stdout.width if stdout.is_terminal else None
-
-
-def _relative(config: Config, path: Path) -> str:
-    try:
-        return str(path.relative_to(config.root))
-    except ValueError:
-        return str(path)
 
 
 # -- run --------------------------------------------------------------------------------
@@ -166,7 +142,7 @@ def run(
         ),
     )
     workspace = rt.workspaces.find(number)
-    where = f" in {_relative(rt.config, workspace.path)} on {workspace.branch}" if workspace else ""
+    where = f" in {rt.config.relative(workspace.path)} on {workspace.branch}" if workspace else ""
     stdout.print(f"Started {record.session} for issue #{number}{where}")
     if not no_attach and sys.stdin.isatty() and sys.stdout.isatty():
         rt.backend.attach(record.session)
@@ -209,33 +185,6 @@ def status(
         stdout.print(line, markup=False)
 
 
-def session_rows(rt: Runtime) -> list[dict[str, Any]]:
-    """One row per live session of this repository."""
-    config = rt.config
-    records = {record.session: record for record in rt.store.list()}
-    workspaces = {ws.issue: ws for ws in rt.workspaces.list()}
-    rows = []
-    sessions = {
-        issue: name for name in rt.backend.list(config.prefix)
-        # None: someone else's session that merely starts with the prefix
-        if (issue := config.issue_of_session(name)) is not None
-    }
-    for issue, name in sorted(sessions.items()):
-        record = records.get(name)
-        workspace = workspaces.get(issue) if issue is not None else None
-        rows.append(
-            {
-                "session": name,
-                "issue": issue,
-                "worktree": _relative(config, workspace.path) if workspace else None,
-                "branch": workspace.branch if workspace else None,
-                "status": record.status.value if record else "unknown",
-                "age_seconds": int(record.age_seconds()) if record else None,
-            }
-        )
-    return rows
-
-
 @app.command(name="list")
 def list_sessions(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
@@ -273,17 +222,6 @@ def attach(issue: Annotated[str, typer.Argument(help="Issue number.")]) -> None:
     if not rt.backend.exists(name):
         raise PirunError(f"no session for issue #{number}")
     rt.backend.attach(name)
-
-
-def stop_issue(rt: Runtime, number: int, reason: str = "stopped by user") -> bool:
-    """Record the stop, then end the session; True if a session was running."""
-    record = rt.store.get(number)
-    record_outcome(rt, number, Outcome.error(reason, "stop"), record.run_id if record else None)
-    name = rt.config.session_name(number)
-    alive = rt.backend.exists(name)
-    if alive:
-        rt.backend.kill(name)
-    return alive
 
 
 @app.command()
@@ -428,8 +366,7 @@ def execute_batch(rt: Runtime, numbers: list[int], options: BatchOptions, *,
         })
     else:
         _print_summary(items, interrupted)
-    records = [record for item in items if (record := rt.store.get(item.number))]
-    rt.pm.hook.pirun_batch_finished(config=rt.config, results=records)
+    finish_batch(rt, items)
     return _batch_exit(items, interrupted)
 
 
@@ -545,7 +482,7 @@ def demo(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Run a real batch offline: a throwaway repo, local issues, the scripted demo agent."""
-    from pirun.demo import DEMO_NUMBERS, create_demo_repo
+    from pirun.demo import DEMO_NUMBERS, create_demo_repo, demo_ran_as_planned
 
     if directory is not None and directory.exists() and any(directory.iterdir()):
         raise UsageError(f"{directory} is not empty")
@@ -563,18 +500,7 @@ def demo(
         stdout.print(f"The demo repository is at {path}", markup=False)
         stdout.print("Look around there: pirun list, status, logs 1, cleanup --all --force")
     # The failure is part of the show: the demo succeeded if the batch ran as planned.
-    expected = {1: "complete", 2: "complete", 3: "complete", 4: "complete", 5: "complete",
-                6: "error", 7: "skipped"}
-    raise typer.Exit(0 if code in (0, 1) and _demo_as_expected(rt, expected) else 1)
-
-
-def _demo_as_expected(rt: Runtime, expected: dict[int, str]) -> bool:
-    for number, state in expected.items():
-        record = rt.store.get(number)
-        actual = record.status.value if record else "skipped"
-        if actual != state:
-            return False
-    return True
+    raise typer.Exit(0 if code in (0, 1) and demo_ran_as_planned(rt) else 1)
 
 
 # -- cleanup ------------------------------------------------------------------------------------
@@ -636,16 +562,33 @@ def cleanup(
 def plugins(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """List loaded plugins, where they come from and the hooks they implement."""
+    """List loaded plugins and their hooks, and the backends, trackers and status
+    stores they register (the configured one marked with *)."""
     rt = STATE.runtime()
     infos = describe_plugins(rt.pm)
+    components = {
+        "backends": (rt.backends, rt.config.backend),
+        "trackers": (rt.trackers, rt.config.tracker),
+        "stores": (rt.stores, rt.config.get("store")),
+    }
     if json_output:
-        print_json([{"name": i.name, "source": i.source, "hooks": list(i.hooks)} for i in infos])
+        print_json({
+            "plugins": [{"name": i.name, "source": i.source, "hooks": list(i.hooks)}
+                        for i in infos],
+            **{
+                kind: [{"name": entry.name, "plugin": entry.plugin, "selected": name == chosen}
+                       for name, entry in sorted(registry.entries.items())]
+                for kind, (registry, chosen) in components.items()
+            },
+        })
         return
     for info in infos:
         stdout.print(f"{info.name}  [dim]{info.source}[/dim]")
         for hook in info.hooks:
             stdout.print(f"    {hook}")
+    for kind, (registry, chosen) in components.items():
+        names = [f"{name}*" if name == chosen else name for name in registry.names()]
+        stdout.print(f"{kind.capitalize()}: {', '.join(names) or 'none'}", markup=False)
 
 
 @app.command()

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from pirun.errors import ConfigError, UsageError
+from pirun.stash import Stash
 
 CONFIG_NAMES = (".pirun.yaml", ".pi-runner.yaml")
 
@@ -65,10 +66,11 @@ def regular_expression(value: str) -> str | None:
 Schema = Mapping[str, "Option | Schema"]
 
 KERNEL_OPTIONS: dict[str, Any] = {
-    "tracker": Option(str, "local", "Issue tracker plugin answering for issues: local, github."),
+    "tracker": Option(str, "local", "Issue tracker by name: local, github (see `pirun plugins`)."),
     "backend": Option(
-        str, "tmux", "Session backend running the agents: tmux, process, ray (or a plugin's)."
+        str, "tmux", "Session backend by name: tmux, process, ray (see `pirun plugins`)."
     ),
+    "store": Option(str, "json", "Status store by name (see `pirun plugins`)."),
     "repo": Option(
         str, None, "The tracker's repository as owner/name (default: from the origin remote)."
     ),
@@ -175,6 +177,8 @@ class Config:
     root: Path
     path: Path | None
     values: dict[str, Any] = field(default_factory=dict)
+    #: Per-configuration state of plugins (`config.stash[KEY]`), instead of globals.
+    stash: Stash = field(default_factory=Stash, compare=False, repr=False)
 
     def get(self, dotted: str, default: Any = None) -> Any:
         node: Any = self.values
@@ -183,6 +187,13 @@ class Config:
                 return default
             node = node[part]
         return node
+
+    def relative(self, path: Path) -> str:
+        """`path` as shown to people: relative to the repository when inside it."""
+        try:
+            return str(path.relative_to(self.root))
+        except ValueError:
+            return str(path)
 
     @property
     def tracker(self) -> str:

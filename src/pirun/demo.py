@@ -9,6 +9,8 @@ from pathlib import Path
 
 import yaml
 
+from pirun.runtime import Runtime
+
 DEMO_ISSUES: list[tuple[int, str, list[int], str]] = [
     (1, "Set up the project skeleton", [], "Create the package layout."),
     (2, "Add a configuration loader", [], "Read settings from a file."),
@@ -63,3 +65,15 @@ def create_demo_repo(target: Path | None = None) -> Path:
 
 
 DEMO_NUMBERS = [number for number, *_ in DEMO_ISSUES]
+
+#: How the demo batch ends when everything works: #6 fails on purpose, so #7 is skipped.
+DEMO_EXPECTED = {1: "complete", 2: "complete", 3: "complete", 4: "complete", 5: "complete",
+                 6: "error", 7: "skipped"}
+
+
+def demo_ran_as_planned(rt: Runtime) -> bool:
+    for number, state in DEMO_EXPECTED.items():
+        record = rt.store.get(number)
+        if (record.status.value if record else "skipped") != state:
+            return False
+    return True

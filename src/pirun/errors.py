@@ -71,10 +71,6 @@ class LockBusy(PirunError):
     """Another pirun process holds the repository lock."""
 
 
-class WaitTimeout(PirunError):
-    exit_code = 2
-
-
 def os_error_reason(exc: OSError) -> str:
     """An OSError in a few words for a one-line message ("disk full", "Permission
     denied"), without the path: the message says which path it was about."""

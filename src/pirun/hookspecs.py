@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
     from pirun.config import Config
     from pirun.model import Issue, IssueRef, Outcome, StatusRecord, Workspace
-    from pirun.protocols import OutcomeDetector, SessionBackend, StatusStore, WorkspaceManager
+    from pirun.protocols import OutcomeDetector, WorkspaceManager
+    from pirun.registry import Register
 
 hookspec = pluggy.HookspecMarker("pirun")
 
@@ -48,27 +49,16 @@ def pirun_configure(config: Config) -> None:
 # -- issue discovery and dependencies ------------------------------------------------
 
 
-@hookspec(firstresult=True)
-def pirun_fetch_issues(config: Config, refs: list[IssueRef]) -> list[Issue] | None:
-    """Fetch the issues named by ``refs`` from the configured tracker, in one batch.
+@hookspec
+def pirun_register_trackers(register: Register) -> None:
+    """Register issue trackers by name: ``register("github", factory)``.
 
-    Called whenever the kernel needs issue data: the issues of a run or batch, and
-    blockers outside the batch whose state is unknown. A tracker answers only when
-    ``config.tracker`` names it, and returns None otherwise. An issue that does
-    not exist is left out of the result, or raises ``pirun.errors.IssueNotFound``;
-    either way the kernel reports ``Issue #N not found``.
-
-    Stops at the first non-None result.
-    """
-
-
-@hookspec(firstresult=True)
-def pirun_tracker_repo(config: Config) -> str | None:
-    """Return the configured tracker's repository as ``"owner/name"``, if it has one.
-
-    Called once per command that resolves blockers, so that a reference spelled
-    ``owner/name#12`` to this very repository is the same issue as ``#12``.
-    Stops at the first non-None result.
+    Called once per process, the first time the kernel needs the tracker (or when
+    ``pirun plugins`` lists what is installed). ``factory(config)`` returns a
+    ``pirun.protocols.Tracker``; it is called only for the tracker that
+    ``tracker:`` in ``.pirun.yaml`` names, at most once per configuration. A name
+    registered by two plugins is a configuration error. Every implementation is
+    called.
     """
 
 
@@ -122,11 +112,16 @@ def pirun_agent_command(
 # -- sessions, detection, status ------------------------------------------------------
 
 
-@hookspec(firstresult=True)
-def pirun_session_backend(config: Config) -> SessionBackend | None:
-    """Return the session backend named by ``config.backend``, or None if not yours.
+@hookspec
+def pirun_register_backends(register: Register) -> None:
+    """Register session backends by name: ``register("tmux", factory)``.
 
-    Stops at the first non-None result.
+    Called once per process, the first time the kernel needs the backend (or when
+    ``pirun plugins`` lists what is installed). ``factory(config)`` returns a
+    ``pirun.protocols.SessionBackend``; it is called only for the backend that
+    ``backend:`` names (an unknown name is an error listing the registered ones),
+    and may raise ``pirun.errors.BackendError`` when its program is missing.
+    Every implementation is called.
     """
 
 
@@ -154,11 +149,14 @@ def pirun_input_prompt(config: Config) -> str | None:
     """
 
 
-@hookspec(firstresult=True)
-def pirun_status_store(config: Config) -> StatusStore | None:
-    """Return the store for status records.
+@hookspec
+def pirun_register_stores(register: Register) -> None:
+    """Register status stores by name: ``register("json", factory)``.
 
-    Stops at the first non-None result.
+    Called once per process, the first time the kernel needs the store.
+    ``factory(config)`` returns a ``pirun.protocols.StatusStore``; it is called only
+    for the store that ``store:`` names (default ``json``). Every implementation is
+    called.
     """
 
 

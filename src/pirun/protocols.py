@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 from pirun.errors import BackendError
-from pirun.model import Issue, Outcome, SessionSpec, StatusRecord, Workspace
+from pirun.model import Issue, IssueRef, Outcome, SessionSpec, StatusRecord, Workspace
 
 # Session names become file names (the process backend) and tmux targets: no path
 # separators, no dots, nothing a shell or tmux would give a meaning to.
@@ -50,6 +49,25 @@ class SessionBackend(Protocol):
         """Paste literal text into the session's input, then press Enter.
 
         Never as key names or a command line: issue text may end up here."""
+
+
+@runtime_checkable
+class Tracker(Protocol):
+    """Answers for the issues of one project; made once per configuration."""
+
+    name: str
+
+    def fetch(self, refs: list[IssueRef]) -> list[Issue]:
+        """The issues named by `refs`, in as few requests as it can. An issue that
+        does not exist is left out (or raises IssueNotFound); refs to projects this
+        tracker cannot answer for are left out too."""
+
+    def own_repo(self) -> str | None:
+        """This tracker's own repository as "owner/name", so that `owner/name#12`
+        there is the same issue as `#12`; None for trackers without one."""
+
+    def close(self) -> None:
+        """Release connections; called when the runtime is done with the tracker."""
 
 
 @runtime_checkable
@@ -95,10 +113,3 @@ class OutcomeDetector(Protocol):
 
     def feed(self, line: str) -> Outcome | None:
         """Called with each line of output, escape sequences already stripped."""
-
-
-class RepoLock(Protocol):
-    def __call__(self, name: str) -> AbstractContextManager[None]: ...
-
-
-LineSource = Iterator[str]

@@ -15,7 +15,8 @@ from pirun.config import Config, build_config, find_repo_root, read_raw_config
 from pirun.errors import ConfigError, IssueNotFound, LockBusy, PirunError, os_error_reason
 from pirun.model import Issue, IssueRef
 from pirun.plugin import load_plugins, new_plugin_manager
-from pirun.protocols import SessionBackend, StatusStore, WorkspaceManager
+from pirun.protocols import SessionBackend, StatusStore, Tracker, WorkspaceManager
+from pirun.registry import Registry, collect
 
 
 @dataclass
@@ -48,21 +49,28 @@ class Runtime:
         return cls(config=config, pm=pm)
 
     @cached_property
+    def backends(self) -> Registry[SessionBackend]:
+        return collect(self.pm, "pirun_register_backends", "backend")
+
+    @cached_property
+    def trackers(self) -> Registry[Tracker]:
+        return collect(self.pm, "pirun_register_trackers", "tracker")
+
+    @cached_property
+    def stores(self) -> Registry[StatusStore]:
+        return collect(self.pm, "pirun_register_stores", "status store")
+
+    @cached_property
     def backend(self) -> SessionBackend:
-        backend = self.pm.hook.pirun_session_backend(config=self.config)
-        if backend is None:
-            raise ConfigError(
-                f"no session backend named '{self.config.backend}' is installed "
-                "(see `pirun plugins`)"
-            )
-        return backend
+        return self.backends.get(self.config.backend, "backend").factory(self.config)
+
+    @cached_property
+    def tracker(self) -> Tracker:
+        return self.trackers.get(self.config.tracker, "tracker").factory(self.config)
 
     @cached_property
     def store(self) -> StatusStore:
-        store = self.pm.hook.pirun_status_store(config=self.config)
-        if store is None:
-            raise ConfigError("no status store plugin is loaded (see `pirun plugins`)")
-        return store
+        return self.stores.get(self.config.get("store"), "store").factory(self.config)
 
     @cached_property
     def workspaces(self) -> WorkspaceManager:
@@ -74,7 +82,7 @@ class Runtime:
     @cached_property
     def tracker_repo(self) -> str | None:
         """The tracker's own repository (owner/name), or None for trackers without one."""
-        repo = self.pm.hook.pirun_tracker_repo(config=self.config)
+        repo = self.tracker.own_repo()
         return repo.lower() if repo else None
 
     def local_ref(self, ref: IssueRef) -> IssueRef:
@@ -88,13 +96,7 @@ class Runtime:
         wanted = list(dict.fromkeys(refs))
         missing = [ref for ref in wanted if ref not in self._issues]
         if missing:
-            found = self.pm.hook.pirun_fetch_issues(config=self.config, refs=missing)
-            if found is None:
-                raise ConfigError(
-                    f"no issue tracker named '{self.config.tracker}' is installed "
-                    "(see `pirun plugins`)"
-                )
-            for issue in found:
+            for issue in self.tracker.fetch(missing):
                 self._issues[issue.ref] = issue
         return {ref: self._issues[ref] for ref in wanted if ref in self._issues}
 

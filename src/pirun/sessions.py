@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from pirun import procfs
 from pirun.model import Outcome, StatusRecord
@@ -114,3 +115,42 @@ def reconcile(rt: Runtime) -> list[StatusRecord]:
             if new is not None:
                 changed.append(new)
     return changed
+
+
+def session_rows(rt: Runtime) -> list[dict[str, Any]]:
+    """One row per live session of this repository, by issue: what `pirun list` and
+    the dashboard show."""
+    config = rt.config
+    records = {record.session: record for record in rt.store.list()}
+    workspaces = {ws.issue: ws for ws in rt.workspaces.list()}
+    sessions = {
+        issue: name for name in rt.backend.list(config.prefix)
+        # None: someone else's session that merely starts with the prefix
+        if (issue := config.issue_of_session(name)) is not None
+    }
+    rows = []
+    for issue, name in sorted(sessions.items()):
+        record = records.get(name)
+        workspace = workspaces.get(issue)
+        rows.append(
+            {
+                "session": name,
+                "issue": issue,
+                "worktree": config.relative(workspace.path) if workspace else None,
+                "branch": workspace.branch if workspace else None,
+                "status": record.status.value if record else "unknown",
+                "age_seconds": int(record.age_seconds()) if record else None,
+            }
+        )
+    return rows
+
+
+def stop_issue(rt: Runtime, number: int, reason: str = "stopped by user") -> bool:
+    """Record the stop, then end the session; True if a session was running."""
+    record = rt.store.get(number)
+    record_outcome(rt, number, Outcome.error(reason, "stop"), record.run_id if record else None)
+    name = rt.config.session_name(number)
+    alive = rt.backend.exists(name)
+    if alive:
+        rt.backend.kill(name)
+    return alive

@@ -66,7 +66,7 @@ def add_repo_plugin(repo, name: str, source: str) -> str:
 def plugins_json(pirun, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     result = pirun(*args, "plugins", "--json", env=env)
     assert result.exit_code == 0, result.stderr
-    return {entry["name"]: entry for entry in json.loads(result.stdout)}
+    return {entry["name"]: entry for entry in json.loads(result.stdout)["plugins"]}
 
 
 def assert_one_line_error(result, *fragments: str) -> None:
@@ -90,7 +90,7 @@ def test_plugins_json_lists_every_bundled_entry_point_with_its_hooks(pirun) -> N
         assert all(hook.startswith("pirun_") for hook in entry["hooks"]), name
         assert "entry point (pirun " in entry["source"], entry
     assert "pirun_make_detectors" in plugins["markers"]["hooks"]
-    assert "pirun_status_store" in plugins["jsonstatus"]["hooks"]
+    assert "pirun_register_stores" in plugins["jsonstatus"]["hooks"]
 
 
 def test_plugins_text_output_lists_names_and_hooks(pirun) -> None:
@@ -323,7 +323,7 @@ def test_installed_third_party_package_adds_a_backend_and_options(
 
     plugins = plugins_json(pirun)
     assert FAKE_DIST in plugins["fakebackend"]["source"]
-    assert plugins["fakebackend"]["hooks"] == ["pirun_config_options", "pirun_session_backend"]
+    assert plugins["fakebackend"]["hooks"] == ["pirun_config_options", "pirun_register_backends"]
     assert set(plugins) >= BUNDLED
 
     rt = Runtime.load(repo.path)
@@ -356,3 +356,45 @@ def test_installed_third_party_package_adds_a_backend_and_options(
 def test_third_party_options_are_unknown_without_the_package(repo, pirun) -> None:
     repo.write_config(backend="fake", fake={"marker": "x"})
     assert_one_line_error(pirun("plugins"), "'fake'")
+
+
+# --- named registries --------------------------------------------------------------------------
+
+
+def test_plugins_json_lists_backends_trackers_and_stores_by_name(pirun) -> None:
+    result = pirun("plugins", "--json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    kinds = ("backends", "trackers", "stores")
+    names = {kind: {e["name"]: e for e in data[kind]} for kind in kinds}
+    assert {"tmux", "process", "ray"} <= set(names["backends"]), names["backends"]
+    assert {"local", "github"} <= set(names["trackers"]), names["trackers"]
+    assert names["stores"]["json"]["plugin"] == "jsonstatus"
+    assert names["trackers"]["local"]["selected"], "the default tracker is local"
+    assert not names["trackers"]["github"]["selected"]
+
+
+def test_unknown_backend_is_a_one_line_error_naming_the_installed_ones(repo, pirun) -> None:
+    repo.write_config(backend="zellij")
+    assert_one_line_error(pirun("list"), "unknown backend 'zellij'", "process", "tmux")
+
+
+def test_unknown_tracker_is_a_one_line_error_naming_the_installed_ones(repo, pirun) -> None:
+    repo.write_config(tracker="linear")
+    assert_one_line_error(pirun("run", "1"), "unknown tracker 'linear'", "github", "local")
+
+
+CLASHING_BACKEND = '''
+from pirun import hookimpl
+
+
+@hookimpl
+def pirun_register_backends(register):
+    register("tmux", lambda config: None)
+'''
+
+
+def test_a_name_registered_by_two_plugins_is_an_error_naming_both(repo, pirun) -> None:
+    entry = add_repo_plugin(repo, "my_tmux", CLASHING_BACKEND)
+    repo.write_config(plugins=[entry])
+    assert_one_line_error(pirun("list"), "backend 'tmux'", "my_tmux", "tmux")

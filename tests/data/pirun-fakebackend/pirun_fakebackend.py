@@ -1,7 +1,7 @@
 """A third-party pirun plugin for pirun's tests: the `fake` session backend.
 
 It uses only the public plugin interface: `pirun_config_options` declares the
-`fake.marker` key and `pirun_session_backend` answers for `backend: fake`.
+`fake.marker` key and `pirun_register_backends` registers the backend `fake`.
 Sessions are detached processes whose pids are kept in one JSON file under
 `config.run_dir`, so every pirun process sees the same sessions.
 """
@@ -17,10 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pirun import hookimpl
-from pirun.config import Config, Option
-from pirun.errors import BackendError
-from pirun.model import SessionSpec
+from pirun.api import BackendError, Option, Register, SessionSpec, hookimpl
 
 NAME = "fake"
 
@@ -146,7 +143,5 @@ def pirun_config_options() -> dict[str, dict[str, Option]]:
 
 
 @hookimpl
-def pirun_session_backend(config: Config) -> FakeBackend | None:
-    if config.backend != NAME:
-        return None
-    return FakeBackend(config.run_dir, config.get("fake.marker"))
+def pirun_register_backends(register: Register) -> None:
+    register(NAME, lambda config: FakeBackend(config.run_dir, config.get("fake.marker")))

@@ -95,9 +95,12 @@ def screen_plugin_installed() -> None:
     with open(Path(sys.prefix) / ".pirun-tests-pip.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         importlib.invalidate_caches()
-        if importlib.util.find_spec("pirun_screen") is None:
+        spec = importlib.util.find_spec("pirun_screen")
+        source = (SCREEN_EXAMPLE / "pirun_screen.py").read_bytes()
+        # Reinstalled when the example changed since an earlier run installed it.
+        if spec is None or Path(spec.origin or "").read_bytes() != source:
             subprocess.run(
-                [sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall",
                  "--no-build-isolation", str(SCREEN_EXAMPLE)],
                 check=True, capture_output=True,
             )

@@ -20,7 +20,7 @@ def refs(*numbers: int, repo: str = "") -> list[IssueRef]:
 
 
 def fetch(rt, wanted):
-    return rt.pm.hook.pirun_fetch_issues(config=rt.config, refs=wanted)
+    return rt.tracker.fetch(wanted)
 
 
 def test_three_issues_in_one_request(load: LoadRuntime, httpserver: HTTPServer) -> None:
@@ -201,25 +201,33 @@ def test_each_issue_is_fetched_once_per_run(load: LoadRuntime, fake: FakeGitHub)
     assert "i1: issue" not in fake.queries()[1]
 
 
-def test_one_tracker_per_configuration(load: LoadRuntime, fake: FakeGitHub) -> None:
+def test_one_tracker_per_configuration_kept_in_its_stash(
+    load: LoadRuntime, fake: FakeGitHub
+) -> None:
     fake.install()
     rt = load()
     tracker = pirun_github.tracker_for(rt.config)
-    assert pirun_github.tracker_for(rt.config) is tracker
+    assert rt.tracker is tracker, "the kernel's tracker and on_success's must be one"
+    assert rt.config.stash[pirun_github.TRACKER] is tracker
     other = load()
     assert pirun_github.tracker_for(other.config) is not tracker
-    key = id(other.config)
-    del other
+    closed = []
+    other_tracker = pirun_github.tracker_for(other.config)
+    other_tracker.client.close = lambda: closed.append(True)
+    del other, other_tracker
     gc.collect()
-    assert key not in pirun_github._TRACKERS
+    assert closed == [True], "a configuration's tracker is closed when it goes"
 
 
-def test_other_trackers_are_not_answered(repo, gh_env, fake: FakeGitHub) -> None:
+def test_github_makes_no_tracker_when_another_is_configured(
+    repo, gh_env, fake: FakeGitHub
+) -> None:
     from pirun.runtime import Runtime
 
     repo.write_config(tracker="local", github={"repo": "octo/app", "api_url": fake.api_url})
     rt = Runtime.load(repo.path)
-    assert pirun_github.pirun_fetch_issues(config=rt.config, refs=refs(1)) is None
+    assert "github" in rt.trackers.names()
+    assert pirun_github.TRACKER not in rt.config.stash, "only the chosen factory is called"
     assert fake.server.log == []
 
 

@@ -15,7 +15,7 @@ REST_HEADERS = {
 
 
 def fetch(rt, wanted):
-    return rt.pm.hook.pirun_fetch_issues(config=rt.config, refs=wanted)
+    return rt.tracker.fetch(wanted)
 
 
 def test_rest_issue_and_paginated_blockers(load: LoadRuntime, httpserver: HTTPServer) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import pirun_local
 import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
@@ -147,23 +146,21 @@ def test_missing_issue_directory_raises_issue_not_found(rt):
 
 def test_refs_to_other_repositories_are_skipped(repo, rt):
     repo.add_issue(1, "Ours")
-    found = rt.pm.hook.pirun_fetch_issues(
-        config=rt.config, refs=[ref(1, "someone/else"), ref(1), ref(2, "a/b")]
-    )
+    found = rt.tracker.fetch([ref(1, "someone/else"), ref(1), ref(2, "a/b")])
     assert [issue.ref for issue in found] == [ref(1)]
 
 
 def test_duplicate_refs_give_one_issue(repo, rt):
     repo.add_issue(1, "Once")
-    found = rt.pm.hook.pirun_fetch_issues(config=rt.config, refs=[ref(1), ref(1)])
+    found = rt.tracker.fetch([ref(1), ref(1)])
     assert len(found) == 1
 
 
-def test_other_tracker_configured_means_no_answer(repo):
-    repo.add_issue(1, "Ignored")
+def test_another_tracker_configured_is_the_one_chosen(repo):
     repo.write_config(tracker="github", repo="octo/project")
-    config = Runtime.load(repo.path).config
-    assert pirun_local.pirun_fetch_issues(config=config, refs=[ref(1)]) is None
+    rt = Runtime.load(repo.path)
+    assert "local" in rt.trackers.names()
+    assert rt.trackers.get("github", "tracker").plugin == "github"
 
 
 def test_local_is_the_default_tracker(repo):
