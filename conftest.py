@@ -15,6 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
+#: pirun's conformance suites and their fixtures, loaded as a third party loads them.
+pytest_plugins = ["pirun.testing"]
+
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "pirun tests",
     "GIT_AUTHOR_EMAIL": "tests@pirun.invalid",

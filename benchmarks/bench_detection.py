@@ -112,12 +112,12 @@ def measure(backend: str, size: int, interval: float, spread: float) -> dict[str
         config = rt.config
         try:
             for number in range(1, size + 1):
-                launch(rt, rt.fetch_issue(number), LaunchOptions(ignore_blockers=True))
-                session = config.session_name(number)
+                launch(rt, rt.fetch_issue(str(number)), LaunchOptions(ignore_blockers=True))
+                session = config.session_name(str(number))
                 if backend == "tmux":
                     read = f"tmux -L {socket} capture-pane -p -t ={session}:"
                 else:
-                    read = f"cat {config.log_path(number)}"
+                    read = f"cat {config.log_path(str(number))}"
                 pollers.append(subprocess.Popen(
                     ["bash", "-c", BASELINE, "baseline", read,
                      f"###TASK_COMPLETE_{number}###", f"{interval:g}",
@@ -126,7 +126,7 @@ def measure(backend: str, size: int, interval: float, spread: float) -> dict[str
             # Every session up and showing its first line before the clock starts.
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and not all(
-                config.log_path(n).exists() and config.log_path(n).stat().st_size
+                config.log_path(str(n)).exists() and config.log_path(str(n)).stat().st_size
                 for n in range(1, size + 1)
             ):
                 time.sleep(0.05)

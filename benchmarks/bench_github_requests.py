@@ -32,7 +32,6 @@ from pirun_github.tracker import GitHubTracker  # noqa: E402
 from pytest_httpserver import HTTPServer  # noqa: E402
 
 from pirun.config import build_config  # noqa: E402
-from pirun.model import IssueRef  # noqa: E402
 
 
 def populate(fake: FakeGitHub, size: int) -> int:
@@ -70,15 +69,15 @@ def main() -> None:
                               "graphql": not args.rest}}
             config = build_config(Path(tmp), None, raw, [pirun_github.pirun_config_options()])
             tracker = GitHubTracker.from_config(config, token=fake.token)
-            refs = [IssueRef("", n) for n in range(1, args.size + 1)]
+            keys = [str(n) for n in range(1, args.size + 1)]
 
             start = time.perf_counter()
-            issues = tracker.fetch(refs)
+            issues = tracker.fetch(keys)
             seconds = time.perf_counter() - start
             batch_requests = len(server.log)
 
             # What the kernel asks next: the blockers outside the batch.
-            outside = sorted({b.ref for i in issues for b in i.blocked_by} - set(refs))
+            outside = sorted({b.key for i in issues for b in i.blocked_by} - set(keys))
             tracker.fetch(outside)
             tracker.close()
     finally:

@@ -15,22 +15,21 @@ import random
 import time
 
 from pirun.graph import plan
-from pirun.model import IssueRef
 
 
 def layered_dag(
     size: int, edges_per_issue: int, seed: int
-) -> tuple[list[IssueRef], dict[IssueRef, list[IssueRef]]]:
+) -> tuple[list[str], dict[str, list[str]]]:
     """`size` issues spread over ~sqrt(size) levels, each blocked by earlier-level issues."""
     rng = random.Random(seed)
-    refs = [IssueRef("", n) for n in range(1, size + 1)]
+    refs = [str(n) for n in range(1, size + 1)]
     levels = max(1, int(size**0.5))
     level_of = {r: rng.randrange(levels) for r in refs}
-    by_level: list[list[IssueRef]] = [[] for _ in range(levels)]
+    by_level: list[list[str]] = [[] for _ in range(levels)]
     for r in refs:
         by_level[level_of[r]].append(r)
-    earlier: list[IssueRef] = []
-    edges: dict[IssueRef, list[IssueRef]] = {}
+    earlier: list[str] = []
+    edges: dict[str, list[str]] = {}
     for level in by_level:
         for r in level:
             if earlier:

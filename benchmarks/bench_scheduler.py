@@ -91,25 +91,24 @@ def run_baseline(repo: Path, graph: dict[int, list[int]], max_concurrent: int,
     from pirun.graph import plan
     from pirun.launch import LaunchOptions, launch
     from pirun.log import configure_logging
-    from pirun.model import IssueRef, Status
+    from pirun.model import Status
     from pirun.runtime import Runtime
 
     configure_logging(0, json_output=False)
     start = time.perf_counter()
     rt = Runtime.load(repo)
-    refs = [IssueRef("", n) for n in graph]
-    layers = plan(refs, {IssueRef("", n): [IssueRef("", b) for b in bs]
-                         for n, bs in graph.items()}).layers
-    issues = rt.fetch_issues(refs)
+    keys = [str(n) for n in graph]
+    layers = plan(keys, {str(n): [str(b) for b in bs] for n, bs in graph.items()}).layers
+    issues = rt.fetch_issues(keys)
     options = LaunchOptions(ignore_blockers=True)
     for layer in layers:
-        waiting = [issues[ref] for ref in layer]
-        running: list[int] = []
+        waiting = [issues[key] for key in layer]
+        running: list[str] = []
         while waiting or running:
             while waiting and len(running) < max_concurrent:
                 issue = waiting.pop(0)
                 launch(rt, issue, options)
-                running.append(issue.number)
+                running.append(issue.key)
             time.sleep(poll)
             running = [
                 n for n in running
@@ -117,8 +116,8 @@ def run_baseline(repo: Path, graph: dict[int, list[int]], max_concurrent: int,
             ]
     wall = time.perf_counter() - start
     complete = all(
-        (record := rt.store.get(n)) is not None and record.status is Status.COMPLETE
-        for n in graph
+        (record := rt.store.get(key)) is not None and record.status is Status.COMPLETE
+        for key in keys
     )
     return {
         "wall_seconds": round(wall, 3),

@@ -124,11 +124,11 @@ def measure(backend: str, size: int, seconds: float, interval: float) -> dict[st
         try:
             setup = time.monotonic()
             for number in range(1, size + 1):
-                launch(rt, rt.fetch_issue(number), LaunchOptions(ignore_blockers=True))
+                launch(rt, rt.fetch_issue(str(number)), LaunchOptions(ignore_blockers=True))
             # Each wrapper opens its log once it runs; then let the start-up settle.
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline and not all(
-                rt.config.log_path(n).exists() for n in range(1, size + 1)
+                rt.config.log_path(n).exists() for n in numbers
             ):
                 time.sleep(0.1)
             setup = time.monotonic() - setup
@@ -161,9 +161,9 @@ def measure(backend: str, size: int, seconds: float, interval: float) -> dict[st
                 marker = f"###TASK_COMPLETE_{number}###"
                 if backend == "tmux":
                     args = [BASELINE_TMUX, "baseline", socket,
-                            rt.config.session_name(number), marker, f"{interval:g}"]
+                            rt.config.session_name(str(number)), marker, f"{interval:g}"]
                 else:
-                    args = [BASELINE_LOG, "baseline", "-", str(rt.config.log_path(number)),
+                    args = [BASELINE_LOG, "baseline", "-", str(rt.config.log_path(str(number))),
                             marker, f"{interval:g}"]
                 loops.append(subprocess.Popen(["bash", "-c", *args]))
             baseline = window([p.pid for p in loops], others, warmup=1.0, seconds=seconds)

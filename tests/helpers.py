@@ -5,32 +5,15 @@ hold what only their own tests use."""
 from __future__ import annotations
 
 import subprocess
-import time
-from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from collections.abc import Iterable
+from typing import Any
 
-T = TypeVar("T")
+from pirun.testing.backend import DEADLINE, wait_until
 
-#: Seconds `wait_until` polls by default: far beyond what a passing test needs, so it
-#: only decides how long a failing one takes to say so.
-DEADLINE = 30.0
-INTERVAL = 0.05
-
-
-def wait_until(
-    predicate: Callable[[], T], timeout: float = DEADLINE, interval: float = INTERVAL,
-    what: str = "condition",
-) -> T:
-    """Poll `predicate` until it returns something truthy and return that; after
-    `timeout` seconds (one last call included) fail with an AssertionError naming `what`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(interval)
+#: `wait_until` is the one pirun ships to plugin authors with its conformance suites:
+#: a 30 s deadline, far beyond what a passing test needs, so it only decides how long
+#: a failing one takes to say so.
+__all__ = ["DEADLINE", "end_all", "tmux_sessions", "wait_until"]
 
 
 def end_all(procs: Iterable[subprocess.Popen[Any]], timeout: float = 60) -> None:

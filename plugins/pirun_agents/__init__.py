@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from pirun.api import Config, ConfigError, Issue, Workspace, hookimpl
+from pirun.api import Config, ConfigError, Issue, Workspace, display_key, hookimpl
 
 #: What agents without an `@file` syntax are told; the prompt itself stays in a file
 #: so its size and content never meet an argv or a terminal.
@@ -114,11 +114,11 @@ def pirun_agent_command(
     config: Config, issue: Issue, workspace: Workspace, prompt_file: Path
 ) -> list[str]:
     values = {
-        "issue": str(issue.number),
+        "issue": issue.key,
         "prompt_file": str(prompt_file),
         "worktree": str(workspace.path),
         "branch": workspace.branch,
-        "session": config.session_name(issue.number),
+        "session": config.session_name(issue.key),
         "repo": str(config.root),
     }
     custom = config.agent_command()
@@ -172,12 +172,16 @@ def pirun_render_prompt(
     # string.Template substitutes once: `$x` inside an issue body stays literal.
     template = string.Template(load_workflow(config, workflow))
     return template.safe_substitute(
-        number=issue.number,
+        # $issue reads "#42" for a number and "PROJ-7" otherwise; $key and $number
+        # are the bare key (the seed's templates say "#$number").
+        issue=display_key(issue.key),
+        key=issue.key,
+        number=issue.key,
         title=defuse_markers(issue.title),
         body=defuse_markers(issue.body),
         url=issue.url,
         branch=workspace.branch,
         worktree=str(workspace.path),
-        complete_marker=f"###TASK_COMPLETE_{issue.number}###",
-        error_marker=f"###TASK_ERROR_{issue.number}###",
+        complete_marker=f"###TASK_COMPLETE_{issue.key}###",
+        error_marker=f"###TASK_ERROR_{issue.key}###",
     )

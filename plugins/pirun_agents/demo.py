@@ -24,13 +24,16 @@ def main(argv: list[str]) -> int:
     if "[demo:fail]" in prompt:
         print(f"###TASK_ERROR_{issue}### the demo agent was asked to fail", flush=True)
         return 1
-    target = Path("demo") / f"issue-{issue}.md"
+    # A key may hold `/` or `#` (`owner/repo#7`): the file name keeps letters and digits.
+    stem = "".join(char if char.isascii() and char.isalnum() else "-" for char in issue)
+    target = Path("demo") / f"issue-{stem}.md"
     target.parent.mkdir(exist_ok=True)
-    target.write_text(f"Work for issue #{issue}.\n", encoding="utf-8")
+    shown = f"#{issue}" if issue.isascii() and issue.isdigit() else issue
+    target.write_text(f"Work for issue {shown}.\n", encoding="utf-8")
     subprocess.run(["git", "add", str(target)], check=True)
     subprocess.run(
         # --allow-empty: a retry on a branch that already has this work still commits.
-        ["git", "commit", "-q", "--allow-empty", "-m", f"demo: work for issue #{issue}"],
+        ["git", "commit", "-q", "--allow-empty", "-m", f"demo: work for issue {shown}"],
         check=True,
         env={
             "GIT_AUTHOR_NAME": "pirun demo agent",

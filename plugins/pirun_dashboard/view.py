@@ -27,10 +27,12 @@ from pirun.api import (
     PirunError,
     Runtime,
     StatusEvents,
+    display_key,
     fitted_table,
     human_age,
     last_log_line,
     reconcile,
+    sort_key,
     stop_issue,
 )
 
@@ -43,7 +45,7 @@ HELP = "↑/↓ select  a attach  n nudge  s stop  q quit"
 
 @dataclass(frozen=True)
 class Row:
-    issue: int
+    issue: str
     session: str
     title: str
     state: str
@@ -60,17 +62,17 @@ def collect_rows(rt: Runtime) -> list[Row]:
         n for n in (config.issue_of_session(name) for name in live) if n is not None
     }
     rows = []
-    for number in sorted(issues):
-        record = records.get(number)
-        session = config.session_name(number)
+    for key in sorted(issues, key=sort_key):
+        record = records.get(key)
+        session = config.session_name(key)
         rows.append(Row(
-            issue=number,
+            issue=key,
             session=session,
             title=(record.title or "") if record else "",
             state=record.status.value if record else "unknown",
             age=human_age(record.age_seconds()) if record else "",
             alive=session in live,
-            last_line=last_log_line(config.log_path(number)),
+            last_line=last_log_line(config.log_path(key)),
         ))
     return rows
 
@@ -88,8 +90,8 @@ COLUMNS = (
 def render(rows: list[Row], selected: int, message: str, width: int) -> Group:
     """The screen: issue, state and age always whole; title, session and last output
     cut or dropped (last output first) to fit `width`."""
-    cells = [
-        [f"#{row.issue}", Text(row.title), Text(row.state, style=STYLES.get(row.state, "")),
+    cells: list[list[str | Text]] = [
+        [display_key(row.issue), Text(row.title), Text(row.state, style=STYLES.get(row.state, "")),
          row.age, row.session if row.alive else "-", Text(row.last_line)]
         for row in rows
     ]
@@ -198,22 +200,22 @@ def run_dashboard(rt: Runtime) -> None:
                     selected += 1
                 elif row is not None and key == "s":
                     stop_issue(rt, row.issue)
-                    message = f"stopped #{row.issue}"
+                    message = f"stopped {display_key(row.issue)}"
                 elif row is not None and key in ("a", "n") and not row.alive:
-                    message = f"#{row.issue} has no live session"
+                    message = f"{display_key(row.issue)} has no live session"
                 elif row is not None and key == "a":
                     live.stop()
                     failure = attach_and_return(rt, row.session)
                     live.start()
                     if failure:
-                        message = f"cannot attach to #{row.issue}: {failure}"
+                        message = f"cannot attach to {display_key(row.issue)}: {failure}"
                 elif row is not None and key == "n":
                     live.stop()
                     with _cooked(fd):
-                        text = prompt_line(console, f"nudge #{row.issue}> ")
+                        text = prompt_line(console, f"nudge {display_key(row.issue)}> ")
                     if text:
                         rt.backend.send_text(row.session, text)
-                        message = f"sent to #{row.issue}"
+                        message = f"sent to {display_key(row.issue)}"
                     live.start()
     finally:
         done.set()

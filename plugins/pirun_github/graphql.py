@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pirun.api import Blocker, IssueRef, IssueState, TrackerError
+from pirun.api import Blocker, IssueState, TrackerError, display_key
 
 from .client import one_line
 
@@ -108,13 +108,17 @@ def read_errors(
         if not isinstance(error, dict):
             continue
         message = one_line(error.get("message", "")) or "unknown error"
-        extensions = error.get("extensions") if isinstance(error.get("extensions"), dict) else {}
+        extensions = error.get("extensions")
+        if not isinstance(extensions, dict):
+            extensions = {}
         if (
             extensions.get("code") == "undefinedField"
             and extensions.get("fieldName") in DEPENDENCY_FIELDS
         ) or _UNDEFINED_FIELD.search(message):
             raise NoDependencyFields(message)
-        path = error.get("path") if isinstance(error.get("path"), list) else []
+        path = error.get("path")
+        if not isinstance(path, list):
+            path = []
         repo_alias = path[0] if path else None
         if repo_alias not in aliases:
             raise TrackerError(f"GitHub GraphQL error while fetching {what}: {message}")
@@ -132,6 +136,10 @@ def read_errors(
 
 
 # -- parsing -----------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def require(obj: Any, key: str, kind: type | tuple[type, ...], what: str) -> Any:
@@ -160,9 +168,10 @@ class Page:
 
 
 def parse_related(
-    connection: Any, relation: str, what: str, local: Callable[[str], str]
+    connection: Any, relation: str, what: str, key_of: Callable[[str, int], str]
 ) -> Page:
-    """An IssueConnection (`blockedBy` or `blocking`) as blockers keyed by repository."""
+    """An IssueConnection (`blockedBy` or `blocking`) as blockers, each under the key
+    `key_of(owner/name, number)` gives it."""
     where = f"{what} ({relation})"
     nodes = require(connection, "nodes", list, where)
     blockers = []
@@ -175,7 +184,7 @@ def parse_related(
         number = require(node, "number", int, where)
         blockers.append(
             Blocker(
-                ref=IssueRef(local(f"{owner}/{name}"), number),
+                key=key_of(f"{owner}/{name}", number),
                 title=require(node, "title", str, where),
                 state=parse_state(node.get("state"), where),
             )
@@ -190,7 +199,7 @@ def parse_related(
 
 @dataclass
 class ParsedIssue:
-    ref: IssueRef
+    key: str
     title: str
     body: str
     state: IssueState
@@ -201,24 +210,27 @@ class ParsedIssue:
     blocking: list[Blocker]
 
 
-def parse_issue(node: Any, ref: IssueRef, local: Callable[[str], str]) -> ParsedIssue:
-    what = f"issue {ref}"
+def parse_issue(
+    node: Any, key: str, asked: int, key_of: Callable[[str, int], str]
+) -> ParsedIssue:
+    """Issue number `asked`, to be known as `key`."""
+    what = f"issue {display_key(key)}"
     if not isinstance(node, dict):
         raise TrackerError(f"GitHub returned malformed data for {what}")
     number = require(node, "number", int, what)
-    if number != ref.number:
+    if number != asked:
         raise TrackerError(f"GitHub returned issue #{number} when asked for {what}")
     body = node.get("body")
     labels = node.get("labels") or {}
     label_nodes = labels.get("nodes") if isinstance(labels, dict) else None
-    blocked_by = parse_related(node.get("blockedBy"), "blockedBy", what, local)
-    blocking = parse_related(node.get("blocking"), "blocking", what, local)
+    blocked_by = parse_related(node.get("blockedBy"), "blockedBy", what, key_of)
+    blocking = parse_related(node.get("blocking"), "blocking", what, key_of)
     return ParsedIssue(
-        ref=ref,
+        key=key,
         title=require(node, "title", str, what),
         body=body if isinstance(body, str) else "",
         state=parse_state(node.get("state"), what),
-        url=node.get("url") if isinstance(node.get("url"), str) else "",
+        url=_text(node.get("url")),
         labels=tuple(
             n["name"] for n in label_nodes or [] if isinstance(n, dict) and
             isinstance(n.get("name"), str)

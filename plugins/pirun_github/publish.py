@@ -21,12 +21,12 @@ import structlog
 from pirun.api import (
     Config,
     ConfigError,
-    IssueRef,
     PirunError,
     StatusRecord,
     TrackerError,
     Workspace,
     git,
+    is_number,
 )
 
 from .client import one_line
@@ -136,7 +136,7 @@ class Publisher:
     def title_of(self, record: StatusRecord) -> str:
         if record.title:
             return record.title
-        issues = self.tracker.fetch([IssueRef("", record.issue)])
+        issues = self.tracker.fetch([record.issue])
         return issues[0].title if issues else ""
 
     def pull_request(self, record: StatusRecord, workspace: Workspace) -> None:
@@ -195,6 +195,10 @@ def publish(
         publisher = Publisher(tracker, config)
         if not workspace.branch or workspace.branch.startswith("-"):
             raise TrackerError(f"worktree {workspace.path} is not on a branch pirun can name")
+        if not is_number(record.issue):
+            # Another repository's issue: a comment or pull request here would be
+            # on the wrong project.
+            raise TrackerError(f"issue {record.issue} is not an issue of {tracker.repo}")
         if action == "comment":
             publisher.comment(record, workspace)
         elif action == "pull_request":

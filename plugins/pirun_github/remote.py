@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -20,7 +21,9 @@ _SCP_RE = re.compile(rf"^(?:[^@/\s]+@)?[^:/\s]+:/?({_NAME})/({_NAME})/?$")
 
 def valid_repo(value: str) -> bool:
     match = REPO_RE.match(value)
-    return bool(match) and match.group(2) not in (".", "..") and match.group(1) not in (".", "..")
+    return match is not None and match.group(1) not in (".", "..") and match.group(2) not in (
+        ".", ".."
+    )
 
 
 def _strip_git(owner: str, name: str) -> str | None:
@@ -62,22 +65,39 @@ def origin_url(root: Path) -> str | None:
 
 def resolve_repo(config: Config) -> str:
     """`--repo` (top-level `repo`), then `github.repo`, then the origin remote."""
-    for key in ("repo", "github.repo"):
-        value = config.get(key)
-        if value:
-            if not valid_repo(value):
-                raise ConfigError(f"configuration key '{key}' must be owner/name, got '{value}'")
-            return value
-    url = origin_url(config.root)
-    if url is None:
-        raise ConfigError(
-            "cannot tell which GitHub repository to use: set github.repo in .pirun.yaml, "
-            "pass --repo owner/name, or add an origin remote"
-        )
-    repo = parse_remote_url(url)
-    if repo is None:
-        raise ConfigError(
-            f"origin remote '{redact_userinfo(url)}' is not a GitHub repository URL: "
-            "set github.repo in .pirun.yaml or pass --repo owner/name"
-        )
-    return repo
+    return repo_resolver(config)()
+
+
+def repo_resolver(config: Config) -> Callable[[], str]:
+    """`resolve_repo(config)`, to be called later.
+
+    It holds the configured values and the root, not `config`: the tracker keeps it,
+    and a tracker is closed by a finalizer of its configuration, which would never
+    run if the tracker kept the configuration alive.
+    """
+    configured = [(key, config.get(key)) for key in ("repo", "github.repo")]
+    root = config.root
+
+    def resolve() -> str:
+        for key, value in configured:
+            if value:
+                if not valid_repo(value):
+                    raise ConfigError(
+                        f"configuration key '{key}' must be owner/name, got '{value}'"
+                    )
+                return value
+        url = origin_url(root)
+        if url is None:
+            raise ConfigError(
+                "cannot tell which GitHub repository to use: set github.repo in .pirun.yaml, "
+                "pass --repo owner/name, or add an origin remote"
+            )
+        repo = parse_remote_url(url)
+        if repo is None:
+            raise ConfigError(
+                f"origin remote '{redact_userinfo(url)}' is not a GitHub repository URL: "
+                "set github.repo in .pirun.yaml or pass --repo owner/name"
+            )
+        return repo
+
+    return resolve

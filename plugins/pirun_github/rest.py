@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from pirun.api import Blocker, Issue, IssueRef, TrackerError
+from pirun.api import Blocker, Issue, TrackerError, display_key
 
 from .graphql import parse_state, require
 
@@ -28,24 +28,25 @@ def repository_of(item: Any, what: str) -> str:
     return f"{match.group(1)}/{match.group(2)}"
 
 
-def parse_issue(item: Any, ref: IssueRef) -> Issue | None:
-    """An issue object; None when the number belongs to a pull request."""
-    what = f"issue {ref}"
+def parse_issue(item: Any, key: str, asked: int) -> Issue | None:
+    """Issue number `asked`, to be known as `key`; None when the number belongs to a
+    pull request."""
+    what = f"issue {display_key(key)}"
     if not isinstance(item, dict):
         raise TrackerError(f"GitHub returned malformed data for {what}")
     if "pull_request" in item:
         return None  # every pull request is an issue to REST; not to pirun (nor GraphQL)
     number = require(item, "number", int, what)
-    if number != ref.number:
+    if number != asked:
         raise TrackerError(f"GitHub returned issue #{number} when asked for {what}")
     body = item.get("body")
     labels = item.get("labels") or []
     return Issue(
-        ref=ref,
+        key=key,
         title=require(item, "title", str, what),
         body=body if isinstance(body, str) else "",
         state=parse_state(item.get("state"), what),
-        url=item.get("html_url") if isinstance(item.get("html_url"), str) else "",
+        url=html_url if isinstance(html_url := item.get("html_url"), str) else "",
         labels=tuple(
             label["name"] if isinstance(label, dict) else label
             for label in labels if isinstance(label, str) or (
@@ -55,14 +56,16 @@ def parse_issue(item: Any, ref: IssueRef) -> Issue | None:
     )
 
 
-def parse_blockers(items: list[Any], what: str, local: Callable[[str], str]) -> list[Blocker]:
+def parse_blockers(
+    items: list[Any], what: str, key_of: Callable[[str, int], str]
+) -> list[Blocker]:
     where = f"{what} (blocked_by)"
     blockers = []
     for item in items:
         number = require(item, "number", int, where)
         blockers.append(
             Blocker(
-                ref=IssueRef(local(repository_of(item, where)), number),
+                key=key_of(repository_of(item, where), number),
                 title=require(item, "title", str, where),
                 state=parse_state(item.get("state"), where),
             )

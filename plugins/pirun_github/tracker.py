@@ -3,27 +3,31 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import structlog
 
-from pirun.api import Blocker, Config, Issue, IssueRef, TrackerError
+from pirun.api import Blocker, Config, Issue, TrackerError, display_key
 
 from . import graphql, rest
 from .auth import find_token
 from .client import GitHubClient
-from .remote import resolve_repo, valid_repo
+from .remote import repo_resolver, valid_repo
 
 log = structlog.get_logger("pirun.github")
 
 #: (owner/name lower-cased, number): GitHub names are case-insensitive.
 Key = tuple[str, int]
 
+_OWN_KEY = re.compile(r"#?([0-9]+)")
+_OTHER_KEY = re.compile(r"([^\s#/]+/[^\s#/]+)#([0-9]+)")
+
 
 def _dedupe(blockers: Iterable[Blocker]) -> tuple[Blocker, ...]:
-    return tuple({b.ref: b for b in blockers}.values())
+    return tuple({b.key: b for b in blockers}.values())
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
@@ -32,17 +36,42 @@ def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
 
 
 class GitHubTracker:
-    """Issues of `repo` (and of any other repository a ref names), each fetched once."""
+    """Issues of `repo` (and of any other repository a key names), each fetched once.
+
+    Keys: `12` for issue 12 of the configured repository, `owner/name#12` (lower-case)
+    for one of another repository.
+    """
 
     name = "github"
 
-    def __init__(self, repo: str, client: GitHubClient, *, use_graphql: bool = True) -> None:
-        self.repo = repo
-        self.client = client
+    def __init__(
+        self,
+        repo: str | Callable[[], str],
+        client: GitHubClient | Callable[[], GitHubClient],
+        *,
+        use_graphql: bool = True,
+    ) -> None:
+        # Either may be given as a function that makes it: `pirun status 42` parses a
+        # key through this tracker, and must not need a token, a `gh` call or even an
+        # origin remote for that.
+        self._repo = repo
+        self._client = client
         self.use_graphql = use_graphql
         self._rest_dependencies = True
         #: None remembers that an issue does not exist, so it is not asked for again.
         self._cache: dict[Key, Issue | None] = {}
+
+    @property
+    def repo(self) -> str:
+        if callable(self._repo):
+            self._repo = self._repo()
+        return self._repo
+
+    @property
+    def client(self) -> GitHubClient:
+        if callable(self._client) and not isinstance(self._client, GitHubClient):
+            self._client = self._client()
+        return self._client
 
     @classmethod
     def from_config(
@@ -53,36 +82,63 @@ class GitHubTracker:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
     ) -> GitHubTracker:
-        repo = resolve_repo(config)
+        # The functions below hold values read from `config`, never `config` itself:
+        # the tracker is closed by a finalizer of its configuration (`tracker_for`).
         api_url = config.get("github.api_url")
-        client = GitHubClient(
-            api_url,
-            token if token is not None else find_token(api_url),
-            max_retries=config.get("github.max_retries"),
-            max_wait=config.get("github.max_wait"),
-            timeout=config.get("github.timeout"),
-            sleep=sleep,
-            clock=clock,
-        )
-        return cls(repo, client, use_graphql=config.get("github.graphql"))
+        options = {
+            "max_retries": config.get("github.max_retries"),
+            "max_wait": config.get("github.max_wait"),
+            "timeout": config.get("github.timeout"),
+        }
+
+        def connect() -> GitHubClient:
+            return GitHubClient(
+                api_url,
+                token if token is not None else find_token(api_url),
+                sleep=sleep,
+                clock=clock,
+                **options,
+            )
+
+        return cls(repo_resolver(config), connect, use_graphql=config.get("github.graphql"))
 
     def close(self) -> None:
-        self.client.close()
+        if not callable(self._client) or isinstance(self._client, GitHubClient):
+            self._client.close()
 
-    def own_repo(self) -> str | None:
-        return self.repo
+    # -- keys -------------------------------------------------------------------------
 
-    # -- refs -------------------------------------------------------------------------
+    def key_of(self, repo: str, number: int) -> str:
+        """The key of issue `number` of `repo`: the number for the configured repository,
+        `owner/name#N` lower-cased for another (GitHub names are case-insensitive, and
+        one issue must have one key: one session, one status file, one blocker)."""
+        repo = repo.lower()
+        return str(number) if repo == self.repo.lower() else f"{repo}#{number}"
 
-    def local(self, repo: str) -> str:
-        """The `IssueRef.repo` for an issue of `repo`: "" when it is the configured one."""
-        return "" if repo.lower() == self.repo.lower() else repo
+    def parse_key(self, text: str) -> str | None:
+        text = text.strip()
+        own = _OWN_KEY.fullmatch(text)
+        if own:
+            return str(int(own[1])) if int(own[1]) > 0 else None
+        other = _OTHER_KEY.fullmatch(text)
+        if other and valid_repo(other[1]) and int(other[2]) > 0:
+            return self.key_of(other[1], int(other[2]))
+        return None
+
+    def _split(self, key: str) -> tuple[str, int] | None:
+        """(owner/name, number) of a key this tracker made, or None for another's."""
+        if _OWN_KEY.fullmatch(key) and not key.startswith("#"):
+            return self.repo, int(key)
+        other = _OTHER_KEY.fullmatch(key)
+        if other and valid_repo(other[1]):
+            return other[1], int(other[2])
+        return None
 
     def _key(self, repo: str, number: int) -> Key:
         return (repo.lower(), number)
 
     def describe(self, repo: str, number: int) -> str:
-        return str(IssueRef(self.local(repo), number))
+        return display_key(self.key_of(repo, number))
 
     def _what(self, items: Sequence[tuple[str, int]]) -> str:
         names = [self.describe(repo, number) for repo, number in items[:5]]
@@ -91,21 +147,23 @@ class GitHubTracker:
 
     # -- fetching ---------------------------------------------------------------------
 
-    def fetch(self, refs: Sequence[IssueRef]) -> list[Issue]:
-        """The issues that exist, each under the ref it was asked for.
+    def fetch(self, keys: Sequence[str]) -> list[Issue]:
+        """The issues that exist, each under the key it was asked for.
 
-        Missing ones are left out (the kernel reports `Issue #N not found`).
+        Missing ones are left out (the kernel reports `Issue #N not found`), and so
+        are keys that are not GitHub's.
         """
-        wanted: dict[IssueRef, Key] = {}
+        wanted: dict[str, Key] = {}
         todo: dict[Key, tuple[str, int]] = {}
-        for ref in refs:
-            repo = ref.repo or self.repo
-            if not valid_repo(repo):
-                raise TrackerError(f"issue {ref}: '{repo}' is not a GitHub owner/name")
-            key = self._key(repo, ref.number)
-            wanted[ref] = key
+        for asked in keys:
+            split = self._split(asked)
+            if split is None:
+                continue
+            repo, number = split
+            key = self._key(repo, number)
+            wanted[asked] = key
             if key not in self._cache:
-                todo.setdefault(key, (repo, ref.number))
+                todo.setdefault(key, (repo, number))
         if todo:
             try:
                 self._load(list(todo.values()))
@@ -113,11 +171,11 @@ class GitHubTracker:
                 # Whatever a server echoed into a message, the token must not reach a log.
                 raise TrackerError(self.client.redact(str(exc))) from None
         found = []
-        for ref, key in wanted.items():
+        for asked, key in wanted.items():
             issue = self._cache.get(key)
             if issue is None:
                 continue
-            found.append(issue if issue.ref == ref else dataclasses.replace(issue, ref=ref))
+            found.append(issue if issue.key == asked else dataclasses.replace(issue, key=asked))
         return found
 
     def _load(self, items: list[tuple[str, int]]) -> None:
@@ -143,7 +201,7 @@ class GitHubTracker:
             raise TrackerError(f"GitHub returned no GraphQL data while fetching {what}")
         for alias, message in problems.missing_repos.items():
             repo = aliases[alias][0]
-            if self.local(repo) == "":
+            if repo.lower() == self.repo.lower():
                 raise TrackerError(
                     f"GitHub repository {repo} not found, or not readable with this token: "
                     f"{message}"
@@ -176,14 +234,15 @@ class GitHubTracker:
                         )
                     self._cache[key] = None
                     continue
-                ref = IssueRef(self.local(repo), number)
-                parsed[key] = graphql.parse_issue(node, ref, self.local)
+                parsed[key] = graphql.parse_issue(
+                    node, self.key_of(repo, number), number, self.key_of
+                )
 
         self._follow_pages(parsed)
         self._merge_blocking(parsed)
         for key, item in parsed.items():
             self._cache[key] = Issue(
-                ref=item.ref,
+                key=item.key,
                 title=item.title,
                 body=item.body,
                 state=item.state,
@@ -194,32 +253,30 @@ class GitHubTracker:
 
     def _follow_pages(self, parsed: dict[Key, graphql.ParsedIssue]) -> None:
         """Fetch the rest of every `blockedBy` list longer than one page, batched."""
-        while pending := [item for item in parsed.values() if item.next_cursor]:
+        while pending := [key for key, item in parsed.items() if item.next_cursor]:
             for chunk in _chunks(pending, graphql.BATCH_SIZE):
                 groups: dict[str, dict[int, str]] = {}
-                for item in chunk:
-                    repo = item.ref.repo or self.repo
-                    groups.setdefault(repo, {})[item.ref.number] = item.next_cursor or ""
+                for repo, number in chunk:
+                    groups.setdefault(repo, {})[number] = parsed[(repo, number)].next_cursor or ""
                 query, aliases = graphql.next_page_query(groups)
-                what = "the blockers of " + self._what(
-                    [(item.ref.repo or self.repo, item.ref.number) for item in chunk]
-                )
+                what = "the blockers of " + self._what(chunk)
                 data, _ = self._query(query, aliases, what)
                 for repo_alias, (repo, numbers) in aliases.items():
                     repo_data = data.get(repo_alias)
                     for issue_alias, number in numbers.items():
                         item = parsed[self._key(repo, number)]
+                        shown = display_key(item.key)
                         node = repo_data.get(issue_alias) if isinstance(repo_data, dict) else None
                         if not isinstance(node, dict):
                             raise TrackerError(
-                                f"GitHub returned no blockers page for issue {item.ref}"
+                                f"GitHub returned no blockers page for issue {shown}"
                             )
                         page = graphql.parse_related(
-                            node.get("blockedBy"), "blockedBy", f"issue {item.ref}", self.local
+                            node.get("blockedBy"), "blockedBy", f"issue {shown}", self.key_of
                         )
                         if page.next_cursor == item.next_cursor:
                             raise TrackerError(
-                                f"GitHub repeated a blockers page for issue {item.ref}"
+                                f"GitHub repeated a blockers page for issue {shown}"
                             )
                         item.blocked_by += page.blockers
                         item.next_cursor = page.next_cursor
@@ -232,18 +289,22 @@ class GitHubTracker:
         """
         for item in parsed.values():
             for blocked in item.blocking:
-                other = parsed.get(self._key(blocked.ref.repo or self.repo, blocked.ref.number))
-                if other is not None and all(b.ref != item.ref for b in other.blocked_by):
-                    other.blocked_by.append(Blocker(item.ref, item.title, item.state))
+                split = self._split(blocked.key)
+                other = parsed.get(self._key(*split)) if split else None
+                if other is not None and all(b.key != item.key for b in other.blocked_by):
+                    other.blocked_by.append(Blocker(item.key, item.title, item.state))
 
     def _load_rest(self, chunk: Sequence[tuple[str, int]]) -> None:
         base = self.client.api_url
         for repo, number in chunk:
             key = self._key(repo, number)
-            ref = IssueRef(self.local(repo), number)
-            what = f"issue {ref}"
+            asked = self.key_of(repo, number)
+            what = f"issue {display_key(asked)}"
             response = self.client.get(f"{base}/repos/{repo}/issues/{number}", what)
-            issue = rest.parse_issue(self.client.json(response, what), ref) if response else None
+            issue = (
+                rest.parse_issue(self.client.json(response, what), asked, number)
+                if response else None
+            )
             if issue is not None and self._rest_dependencies:
                 items = self.client.get_list(
                     f"{base}/repos/{repo}/issues/{number}/dependencies/blocked_by",
@@ -256,6 +317,6 @@ class GitHubTracker:
                     log.warning("github.rest_without_dependencies", api_url=base)
                     self._rest_dependencies = False
                 else:
-                    blockers = rest.parse_blockers(items, what, self.local)
+                    blockers = rest.parse_blockers(items, what, self.key_of)
                     issue = dataclasses.replace(issue, blocked_by=_dedupe(blockers))
             self._cache[key] = issue

@@ -1,4 +1,7 @@
-"""Status records as JSON files: `<worktree.dir>/.status/<N>.json`.
+"""Status records as JSON files: `<worktree.dir>/.status/<name>.json`.
+
+`<name>` is the issue key's safe name (`pirun.keys.key_name`): `42.json` for issue 42,
+as the seed wrote it, `PROJ-1.json` for a Jira key, `o_2fr_237.json` for `o/r#7`.
 
 Each write goes to a temporary file in the same directory and is renamed over the
 record, so a reader sees the old record or the new one, never a torn file. Updates
@@ -21,7 +24,10 @@ from pirun.api import (
     StatusRecord,
     StatusStoreError,
     hookimpl,
+    key_from_name,
+    key_name,
     os_error_reason,
+    sort_key,
     write_text,
 )
 
@@ -30,8 +36,9 @@ class JsonStatusStore:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    def _path(self, issue: int) -> Path:
-        return self.directory / f"{issue}.json"
+    def _path(self, issue: str) -> Path:
+        # `<N>.json` for a number, as the seed's tools wrote and read it.
+        return self.directory / f"{key_name(issue)}.json"
 
     @contextlib.contextmanager
     def _writable(self) -> Iterator[None]:
@@ -44,7 +51,7 @@ class JsonStatusStore:
                 f"cannot write status records in {self.directory}: {reason}"
             ) from None
 
-    def get(self, issue: int) -> StatusRecord | None:
+    def get(self, issue: str) -> StatusRecord | None:
         path = self._path(issue)
         try:
             return StatusRecord.from_dict(json.loads(path.read_text(encoding="utf-8")))
@@ -59,27 +66,30 @@ class JsonStatusStore:
             write_text(self._path(record.issue), text, durable=True)
 
     def update(
-        self, issue: int, change: Callable[[StatusRecord | None], StatusRecord | None]
+        self, issue: str, change: Callable[[StatusRecord | None], StatusRecord | None]
     ) -> StatusRecord | None:
-        with self._writable(), filelock.FileLock(str(self.directory / f".{issue}.lock")):
+        with self._writable(), filelock.FileLock(str(self.directory / f".{key_name(issue)}.lock")):
             new = change(self.get(issue))
             if new is not None:
                 self.put(new)
             return new
 
     def list(self) -> list[StatusRecord]:
-        records = []
+        records: list[StatusRecord] = []
         if not self.directory.is_dir():
             return records
         for path in self.directory.glob("*.json"):
-            if path.stem.isdigit():
-                record = self.get(int(path.stem))
-                if record is not None:
+            key = key_from_name(path.stem)
+            if key is not None:
+                record = self.get(key)
+                # Any name is some key's now (`abc.json`): only a file holding the
+                # record of the issue it is named after is one, not a copy or a stray.
+                if record is not None and record.issue == key:
                     records.append(record)
-        return sorted(records, key=lambda record: record.issue)
+        return sorted(records, key=lambda record: sort_key(record.issue))
 
-    def delete(self, issue: int) -> None:
-        for path in (self._path(issue), self.directory / f".{issue}.lock"):
+    def delete(self, issue: str) -> None:
+        for path in (self._path(issue), self.directory / f".{key_name(issue)}.lock"):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
 

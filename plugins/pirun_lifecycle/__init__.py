@@ -76,10 +76,12 @@ def run_hook(config: Config, name: str, env: dict[str, str]) -> None:
         )
 
 
-def _issue_env(config: Config, number: int) -> dict[str, str]:
+def _issue_env(config: Config, key: str) -> dict[str, str]:
     return {
-        "PIRUN_ISSUE_NUMBER": str(number),
-        "PIRUN_SESSION": config.session_name(number),
+        # The seed's name; it holds the key, which is the number for GitHub issues.
+        "PIRUN_ISSUE_NUMBER": key,
+        "PIRUN_ISSUE": key,
+        "PIRUN_SESSION": config.session_name(key),
         "PIRUN_REPO": str(config.root),
     }
 
@@ -87,7 +89,7 @@ def _issue_env(config: Config, number: int) -> dict[str, str]:
 @hookimpl
 def pirun_session_started(config: Config, issue: Issue, workspace: Workspace, session: str) -> None:
     run_hook(config, "on_start", {
-        **_issue_env(config, issue.number),
+        **_issue_env(config, issue.key),
         "PIRUN_ISSUE_TITLE": issue.title,
         "PIRUN_BRANCH": workspace.branch,
         "PIRUN_WORKTREE": str(workspace.path),
@@ -111,6 +113,6 @@ def pirun_session_finished(
 
 
 @hookimpl
-def pirun_session_cleaned(config: Config, issue: int, removed: list[str]) -> None:
+def pirun_session_cleaned(config: Config, issue: str, removed: list[str]) -> None:
     env = {**_issue_env(config, issue), "PIRUN_REMOVED": ", ".join(removed)}
     run_hook(config, "on_cleanup", env)

@@ -1,11 +1,14 @@
 """The offline tracker (`tracker: local`): one Markdown file per issue in `.pirun/issues/`.
 
-`.pirun/issues/<N>.md` holds YAML front matter between `---` lines, then the body::
+An issue's key is a number (`42`, typed `42` or `#42`) or a name: two or more runs
+of ASCII letters and digits joined by single dashes, starting with a letter
+(`PROJ-7`, `login-page`; a lone word such as `abc` is a typo, not a key).
+`.pirun/issues/<key>.md` holds YAML front matter between `---` lines, then the body::
 
     ---
     title: Add a login page
     state: open            # open (default) or closed
-    blocked_by: [3, "#4", "owner/repo#7"]
+    blocked_by: [3, "#4", "login-page", "owner/repo#7"]
     labels: [frontend]
     ---
     The body, as Markdown.
@@ -28,12 +31,13 @@ from pirun.api import (
     Config,
     Issue,
     IssueNotFound,
-    IssueRef,
     IssueState,
     Register,
     TrackerError,
+    display_key,
     hookimpl,
     write_text,
+    yaml_error_message,
 )
 
 TRACKER = "local"
@@ -41,8 +45,12 @@ ISSUES_DIR = Path(".pirun") / "issues"
 
 # `re.M` anchors only at `\n`, so odd Unicode line separators in a title cannot fake a fence.
 _FENCE = re.compile(r"^---[ \t]*\r?$", re.M)
-_SAME_REPO = re.compile(r"#?(\d+)")
+_NUMBER = re.compile(r"#?(\d+)")
+#: At least one dash: a lone word (`abc`, `x`) is refused as a typo, not looked up.
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)+")
 _OTHER_REPO = re.compile(r"([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)#(\d+)")
+#: Longest name key: file names stay short everywhere.
+_MAX_NAME = 64
 
 
 @hookimpl
@@ -54,20 +62,31 @@ def local_tracker(config: Config) -> LocalTracker:
     return LocalTracker(config.root, own_repo=config.get("repo") or "")
 
 
-def issue_path(root: Path, number: int) -> Path:
-    return root / ISSUES_DIR / f"{number}.md"
+def issue_path(root: Path, key: str) -> Path:
+    return root / ISSUES_DIR / f"{key}.md"
+
+
+def _own_key(text: str) -> str | None:
+    """`text` as a key of an issue in `.pirun/issues/`, or None."""
+    number = _NUMBER.fullmatch(text)
+    if number:
+        # isascii: \d also matches digits of other scripts ("١" is 1).
+        return str(int(number[1])) if number[1].isascii() and int(number[1]) > 0 else None
+    if _NAME.fullmatch(text) and text.isascii() and len(text) <= _MAX_NAME:
+        return text
+    return None
 
 
 @dataclass(frozen=True)
 class _Parsed:
     """One issue file, before its blockers are described."""
 
-    number: int
+    key: str
     title: str
     body: str
     state: IssueState
     labels: tuple[str, ...]
-    blocked_by: tuple[IssueRef, ...]
+    blocked_by: tuple[str, ...]
 
 
 class LocalTracker:
@@ -77,50 +96,61 @@ class LocalTracker:
         self.root = root
         self.repo = own_repo
         # Several issues often share blockers; read each file once per fetch.
-        self._cache: dict[int, _Parsed | None] = {}
+        self._cache: dict[str, _Parsed | None] = {}
 
-    def fetch(self, refs: list[IssueRef]) -> list[Issue]:
-        # Refs to other repositories are not ours to answer; the kernel decides about them.
+    def parse_key(self, text: str) -> str | None:
+        text = text.strip()
+        other = _OTHER_REPO.fullmatch(text)
+        if other:
+            if self.repo and other[1].lower() == self.repo.lower():
+                return _own_key(other[2])
+            number, parts = other[2], other[1].split("/")
+            if not number.isascii() or int(number) < 1 or {".", ".."} & set(parts):
+                return None
+            # Lower-cased as GitHub's tracker does: owner/name is case-insensitive there,
+            # and one issue must have one key.
+            return f"{other[1].lower()}#{int(number)}"
+        return _own_key(text)
+
+    def fetch(self, keys: list[str]) -> list[Issue]:
+        # Keys of other repositories are not ours to answer; the kernel decides about them.
         self._cache.clear()
-        return [self.issue(ref.number) for ref in dict.fromkeys(refs) if not ref.repo]
-
-    def own_repo(self) -> str | None:
-        return self.repo or None
+        return [self.issue(key) for key in dict.fromkeys(keys) if _own_key(key) == key]
 
     def close(self) -> None:
         self._cache.clear()
 
-    def issue(self, number: int) -> Issue:
-        parsed = self._read(number)
+    def issue(self, key: str) -> Issue:
+        parsed = self._read(key)
         if parsed is None:
-            raise IssueNotFound(number)
+            raise IssueNotFound(key)
         return Issue(
-            ref=IssueRef("", number),
+            key=key,
             title=parsed.title,
             body=parsed.body,
             state=parsed.state,
             labels=parsed.labels,
-            blocked_by=tuple(self._describe(ref) for ref in parsed.blocked_by),
+            blocked_by=tuple(self._describe(key) for key in parsed.blocked_by),
         )
 
-    def _describe(self, ref: IssueRef) -> Blocker:
+    def _describe(self, key: str) -> Blocker:
         """A blocker with its title and state when its file is here; an issue we know
         nothing about (another repository, or no file) counts as open."""
-        parsed = None if ref.repo else self._read(ref.number)
+        parsed = self._read(key) if _own_key(key) == key else None
         if parsed is None:
-            return Blocker(ref, "", IssueState.OPEN)
-        return Blocker(ref, parsed.title, parsed.state)
+            return Blocker(key, "", IssueState.OPEN)
+        return Blocker(key, parsed.title, parsed.state)
 
-    def _read(self, number: int) -> _Parsed | None:
-        if number not in self._cache:
-            self._cache[number] = self._load(number)
-        return self._cache[number]
+    def _read(self, key: str) -> _Parsed | None:
+        if key not in self._cache:
+            self._cache[key] = self._load(key)
+        return self._cache[key]
 
-    def _load(self, number: int) -> _Parsed | None:
-        if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+    def _load(self, key: str) -> _Parsed | None:
+        if not isinstance(key, str) or _own_key(key) != key:
             return None
-        path = issue_path(self.root, number)
-        where = f"issue #{number} ({ISSUES_DIR.as_posix()}/{number}.md)"
+        path = issue_path(self.root, key)
+        where = f"issue {display_key(key)} ({ISSUES_DIR.as_posix()}/{key}.md)"
         try:
             data = path.read_bytes()
         except (FileNotFoundError, NotADirectoryError):
@@ -132,11 +162,11 @@ class LocalTracker:
         except UnicodeDecodeError as exc:
             raise TrackerError(f"{where}: not valid UTF-8 (byte {exc.start})") from None
         try:
-            return self._parse(number, text)
+            return self._parse(key, text)
         except ValueError as exc:
             raise TrackerError(f"{where}: {exc}") from None
 
-    def _parse(self, number: int, text: str) -> _Parsed:
+    def _parse(self, key: str, text: str) -> _Parsed:
         text = text.removeprefix("\ufeff")
         opening = _FENCE.match(text)
         closing = _FENCE.search(text, opening.end()) if opening else None
@@ -147,11 +177,10 @@ class LocalTracker:
         try:
             front = yaml.safe_load(text[opening.end() : closing.start()])
         except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            # +1 for the opening fence line, +1 because marks count from zero.
-            line = f" (line {mark.line + 2})" if mark is not None else ""
-            problem = getattr(exc, "problem", None) or "invalid YAML"
-            raise ValueError(f"front matter is not valid YAML{line}: {problem}") from None
+            # The parsed text starts with the end of the opening fence's line, so its
+            # lines are numbered as the file's.
+            message = yaml_error_message("front matter is not valid YAML", exc)
+            raise ValueError(message) from None
         if front is None:
             raise ValueError("front matter is empty: it needs at least a title")
         if not isinstance(front, dict):
@@ -159,28 +188,26 @@ class LocalTracker:
         # The fence pattern stops before the newline ending its line; drop just that.
         body = text[closing.end() :].removeprefix("\n")
         return _Parsed(
-            number=number,
+            key=key,
             title=_title(front),
             body=body,
             state=_state(front),
             labels=_labels(front),
-            blocked_by=tuple(self._blocker_ref(item) for item in _list(front, "blocked_by")),
+            blocked_by=tuple(self._blocker_key(item) for item in _list(front, "blocked_by")),
         )
 
-    def _blocker_ref(self, item: Any) -> IssueRef:
-        if isinstance(item, int) and not isinstance(item, bool) and item > 0:
-            return IssueRef("", item)
-        if isinstance(item, str):
-            same = _SAME_REPO.fullmatch(item.strip())
-            if same and int(same[1]) > 0:
-                return IssueRef("", int(same[1]))
-            other = _OTHER_REPO.fullmatch(item.strip())
-            if other and int(other[2]) > 0:
-                repo = "" if other[1].lower() == self.repo.lower() else other[1]
-                return IssueRef(repo, int(other[2]))
-        raise ValueError(
-            f"blocked_by entry {item!r} is not an issue number, '#N' or 'owner/repo#N'"
-        )
+    def _blocker_key(self, item: Any) -> str:
+        key = None
+        if isinstance(item, int) and not isinstance(item, bool):
+            key = self.parse_key(str(item))
+        elif isinstance(item, str):
+            key = self.parse_key(item)
+        if key is None:
+            raise ValueError(
+                f"blocked_by entry {item!r} is not an issue number, '#N', a name like "
+                "'PROJ-7' or 'owner/repo#N'"
+            )
+        return key
 
 
 def _title(front: dict[Any, Any]) -> str:
@@ -236,15 +263,17 @@ _Dumper.add_representer(
 
 def write_issue(
     root: Path,
-    number: int,
+    key: int | str,
     title: str,
     body: str = "",
     state: str = "open",
     blocked_by: Iterable[int | str] = (),
 ) -> Path:
-    """Write `.pirun/issues/<number>.md` (replacing it atomically) and return its path."""
-    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
-        raise ValueError(f"issue number must be a positive integer, got {number!r}")
+    """Write `.pirun/issues/<key>.md` (replacing it atomically) and return its path."""
+    plain = isinstance(key, (int, str)) and not isinstance(key, bool)
+    own = _own_key(str(key)) if plain else None
+    if own is None or own != str(key):
+        raise ValueError(f"issue key must be a positive number or a name like PROJ-7, got {key!r}")
     if state not in {"open", "closed"}:
         raise ValueError(f"state must be open or closed, got {state!r}")
     front = {
@@ -258,6 +287,6 @@ def write_issue(
         + "---\n"
         + body
     )
-    path = issue_path(root, number)
+    path = issue_path(root, own)
     write_text(path, text)
     return path

@@ -1,4 +1,4 @@
-"""Completion markers: `###TASK_COMPLETE_<N>###` and `###TASK_ERROR_<N>### reason`.
+"""Completion markers: `###TASK_COMPLETE_<key>###` and `###TASK_ERROR_<key>### reason`.
 
 A marker counts only when it starts its line (after blanks and the frame or bullet
 characters a TUI draws), outside ``` fences, and when the line is not a line of the
@@ -19,24 +19,24 @@ from pirun.api import Config, Outcome, hookimpl
 _LEAD = r"^[\s\u2500-\u257f\u25a0-\u25ff\u2022\u2023\u2043\u23fa>*+|:-]*"
 
 
-def complete_marker(issue: int) -> str:
+def complete_marker(issue: str) -> str:
     return f"###TASK_COMPLETE_{issue}###"
 
 
-def error_marker(issue: int) -> str:
+def error_marker(issue: str) -> str:
     return f"###TASK_ERROR_{issue}###"
 
 
 @dataclass
 class MarkerDetector:
-    issue: int
+    issue: str
     prompt_lines: frozenset[str] = frozenset()
     in_fence: bool = False
     _pattern: re.Pattern[str] = field(init=False)
 
     def __post_init__(self) -> None:
         self._pattern = re.compile(
-            _LEAD + rf"###TASK_(COMPLETE|ERROR)_{self.issue}###(?P<rest>.*)$"
+            _LEAD + rf"###TASK_(COMPLETE|ERROR)_{re.escape(self.issue)}###(?P<rest>.*)$"
         )
 
     def feed(self, line: str) -> Outcome | None:
@@ -56,7 +56,7 @@ class MarkerDetector:
 
 
 @hookimpl
-def pirun_make_detectors(config: Config, issue: int, prompt: str) -> list[MarkerDetector]:
+def pirun_make_detectors(config: Config, issue: str, prompt: str) -> list[MarkerDetector]:
     lines = frozenset(
         stripped for stripped in (line.strip() for line in prompt.splitlines()) if stripped
     )

@@ -238,19 +238,12 @@ class ProcessBackend:
     # -- processes ----------------------------------------------------------------
 
     def _alive(self, record: SessionRecord) -> bool:
-        stat = procfs.read_stat(record.pid)
-        if stat is None:
-            # Gone for good (reaped elsewhere): let our handle, if any, learn so too.
-            child = self._children.pop(record.pid, None)
-            if child is not None:
-                child.poll()
-            return False
-        if stat.start_time != record.start_time:
-            return False
-        if stat.dead:
-            self._reap(record.proc)
-            return False
-        return True
+        if procfs.is_alive(record.proc):
+            return True
+        # More than procfs.is_alive: an ended session may be our own child, whose
+        # exit status is collected here so that it does not stay a zombie.
+        self._reap(record.proc)
+        return False
 
     def _reap(self, proc: procfs.ProcId) -> None:
         """Collect the exit status of our exited child, so it does not stay a zombie."""

@@ -41,6 +41,7 @@ from pirun.api import (
     Workspace,
     git,
     hookimpl,
+    key_name,
     procfs,
 )
 
@@ -177,7 +178,7 @@ class JobSpec(JsonFile):
     """Everything the proxy needs to submit one issue's job. Written under
     `run_dir`, so no issue text ever reaches an argv or Ray's entrypoint string."""
 
-    issue: int
+    issue: str
     branch: str
     base_branch: str | None
     base_commit: str | None
@@ -195,13 +196,13 @@ class JobSpec(JsonFile):
     exit_grace: float = 30.0
 
 
-def job_spec_path(config: Config, issue: int) -> Path:
-    return config.run_dir / f"ray-issue-{issue}.json"
+def job_spec_path(config: Config, issue: str) -> Path:
+    return config.run_dir / f"ray-issue-{key_name(issue)}.json"
 
 
-def job_record_path(config_run_dir: Path, issue: int) -> Path:
+def job_record_path(config_run_dir: Path, issue: str) -> Path:
     """Where the proxy notes the Ray submission id of the issue's current job."""
-    return config_run_dir / f"ray-issue-{issue}.job"
+    return config_run_dir / f"ray-issue-{key_name(issue)}.job"
 
 
 def _is_local_path(url: str) -> bool:
@@ -262,7 +263,7 @@ def build_job_spec(
     # Before the address: a missing remote is the problem to name, not the cluster.
     remote = remote_url(root)
     return JobSpec(
-        issue=issue.number,
+        issue=issue.key,
         branch=workspace.branch,
         base_branch=base_branch,
         base_commit=head.stdout.strip() or None,
@@ -293,6 +294,6 @@ def pirun_agent_command(
     if config.backend != "ray" or not argv:
         return argv
     spec = build_job_spec(config, issue, workspace, prompt_file, list(argv))
-    path = job_spec_path(config, issue.number)
+    path = job_spec_path(config, issue.key)
     spec.write(path)
     return proxy_argv(path)

@@ -140,7 +140,7 @@ def agent_argv(spec: dict, swaps: dict[str, str]) -> list[str]:
 class Agent:
     """The agent on a pty: output to stdout, its completion marker watched for."""
 
-    def __init__(self, argv: list[str], cwd: Path, env: dict[str, str], issue: int,
+    def __init__(self, argv: list[str], cwd: Path, env: dict[str, str], issue: str,
                  exit_grace: float) -> None:
         self.argv, self.cwd, self.env = argv, cwd, env
         self.marker = re.compile(_LEAD + re.escape(f"###TASK_COMPLETE_{issue}###"))
@@ -247,7 +247,7 @@ def main(argv: list[str]) -> int:
     here = Path.cwd()
     spec = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
     parent = os.getppid()
-    workdir = Path(tempfile.mkdtemp(prefix=f"pirun-ray-issue-{int(spec['issue'])}-"))
+    workdir = Path(tempfile.mkdtemp(prefix="pirun-ray-issue-"))
     clone = workdir / "repo"
     agent: Agent | None = None
 
@@ -280,7 +280,7 @@ def main(argv: list[str]) -> int:
         env = {**os.environ, **spec.get("env", {}),
                "PIRUN_WORKTREE": str(clone), "PIRUN_REPO": str(clone)}
         env.setdefault("TERM", "xterm-256color")
-        agent = Agent(agent_argv(spec, swaps), clone, env, int(spec["issue"]),
+        agent = Agent(agent_argv(spec, swaps), clone, env, str(spec["issue"]),
                       float(spec.get("exit_grace") or 0))
         code = agent.run(parent)
         if agent.orphaned or os.getppid() != parent:

@@ -39,7 +39,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from pirun.api import PirunError
+from pirun.api import PirunError, key_name
 from pirun_ray import JobSpec, entrypoint_resources, job_record_path, resolve_address
 from pirun_ray.rest import TERMINAL, JobClient
 
@@ -78,7 +78,7 @@ def one_line(value: object) -> str:
 class Relay:
     """The job's log text on its way to stdout, completion marker held back."""
 
-    def __init__(self, issue: int) -> None:
+    def __init__(self, issue: str) -> None:
         self.issue = issue
         self.marker = f"###TASK_COMPLETE_{issue}###"
         self.consumed = 0
@@ -171,7 +171,7 @@ class Proxy:
 
     def submit(self, client: Any) -> str:
         spec = self.spec
-        submission_id = f"pirun-issue-{spec.issue}-{uuid.uuid4().hex[:12]}"
+        submission_id = f"pirun-issue-{key_name(spec.issue)}-{uuid.uuid4().hex[:12]}"
         with tempfile.TemporaryDirectory(prefix="pirun-ray-job-") as tmp:
             self.job_files(Path(tmp))
             try:

@@ -1,11 +1,16 @@
 """Per-issue git worktrees: `<worktree.dir>/issue-<N>-<slug>` on branch `issue-<N>-<slug>`.
 
+An issue whose key is not a number (`PROJ-7`) gets `issue-<name>--<slug>`, where
+`<name>` is the key's safe name (`pirun.keys`): names never hold `--` and slugs
+never do either, so the issue can always be read back from a branch or directory.
+
 Issue titles are attacker-controlled, so they only ever reach git as a slug made of
 `[a-z0-9-]`, and every git call is an argv list: nothing here is parsed by a shell.
 """
 
 from __future__ import annotations
 
+import builtins
 import os
 import re
 import shlex
@@ -28,7 +33,12 @@ from pirun.api import (
     Issue,
     Workspace,
     WorkspaceError,
+    display_key,
     hookimpl,
+    is_number,
+    key_from_name,
+    key_name,
+    sort_key,
 )
 from pirun.api import (
     git as kernel_git,
@@ -43,7 +53,10 @@ BASE_KEY = "pirunbase"
 #: A fetch that waits on a credential prompt or a dead network must not hang a launch.
 FETCH_TIMEOUT = 300.0
 
-_WORKTREE_DIR = re.compile(r"issue-(\d+)(?:-[a-z0-9-]*)?")
+_NUMBERED = re.compile(r"issue-([0-9]+)(?:-[a-z0-9-]*)?")
+_NAMED = re.compile(r"issue-(.+?)--[a-z0-9-]*")
+#: The slug of a named issue whose title leaves none: the `--` must stay.
+UNTITLED = "untitled"
 
 
 @hookimpl
@@ -72,21 +85,41 @@ def slugify(title: str, limit: int = SLUG_MAX) -> str:
 
 
 def branch_name(issue: Issue) -> str:
-    number = _issue_number(issue.number)
+    key = _issue_key(issue.key)
     slug = slugify(issue.title)
-    return f"issue-{number}-{slug}" if slug else f"issue-{number}"
+    if is_number(key):
+        return f"issue-{key}-{slug}" if slug else f"issue-{key}"
+    return f"issue-{key_name(key)}--{slug or UNTITLED}"
 
 
-def _issue_of(name: str) -> int | None:
+def _issue_of(name: str) -> str | None:
     """The issue a worktree directory or branch name belongs to, if it is pirun's."""
-    match = _WORKTREE_DIR.fullmatch(name)
-    return int(match[1]) if match else None
+    # Named first: `issue-42-fix--x` is the named key `42-fix`, never issue 42.
+    named = _NAMED.fullmatch(name)
+    if named:
+        key = key_from_name(named[1])
+        return key if key is not None and not is_number(key) else None
+    numbered = _NUMBERED.fullmatch(name)
+    return numbered[1] if numbered and numbered[1] == str(int(numbered[1])) else None
 
 
-def _issue_number(number: object) -> int:
-    if not isinstance(number, int) or isinstance(number, bool) or number < 0:
-        raise WorkspaceError(f"invalid issue number: {number!r}")
-    return number
+def _issue_key(key: object) -> str:
+    # A number is canonical (`7`, never `007`): `_issue_of` reads only those back, so
+    # a worktree made for `007` would be one pirun can never find or remove again.
+    if not isinstance(key, str) or not key or (
+        key != str(int(key)) if is_number(key) else key_from_name(key_name(key)) != key
+    ):
+        raise WorkspaceError(f"invalid issue key: {key!r}")
+    return key
+
+
+def setup_log_path(config: Config, issue: str) -> Path:
+    """Where `worktree.setup` writes its output: `issue-<N>-setup.log` for a number, as
+    the seed named it; `issue-<name>--setup.log` otherwise, since `PROJ-7-setup` is a
+    key too and its agent log is `issue-PROJ-7-setup.log` (a name never holds `--`)."""
+    if is_number(issue):
+        return config.log_dir / f"issue-{issue}-setup.log"
+    return config.log_dir / f"issue-{key_name(issue)}--setup.log"
 
 
 # -- git -----------------------------------------------------------------------------
@@ -138,7 +171,7 @@ class GitWorktrees:
     # WorkspaceManager
 
     def create(self, issue: Issue, base: str | None, force: bool) -> Workspace:
-        number = _issue_number(issue.number)
+        number = _issue_key(issue.key)
         branch = branch_name(issue)
         path = self.path_for(issue)
         # Validate everything that can fail before anything existing is destroyed.
@@ -149,7 +182,8 @@ class GitWorktrees:
         if not force and (existing is not None or path.exists()):
             where = existing.path if existing is not None else path
             raise WorkspaceError(
-                f"worktree for issue #{number} already exists: {where} (use --force to replace it)"
+                f"worktree for issue {display_key(number)} already exists: {where} "
+                "(use --force to replace it)"
             )
         reuse = not force and self._has_branch(branch)
         base_name = start = None
@@ -187,7 +221,7 @@ class GitWorktrees:
         log.debug("worktree created", issue=number, path=str(path), branch=branch, base=base_name)
         return workspace
 
-    def find(self, issue: int) -> Workspace | None:
+    def find(self, issue: str) -> Workspace | None:
         matches = [ws for ws in self.list() if ws.issue == issue]
         return matches[0] if matches else None
 
@@ -199,13 +233,13 @@ class GitWorktrees:
             number = _issue_of(entry.path.name)
             if number is not None:
                 found.append(Workspace(number, entry.path, entry.branch))
-        return sorted(found, key=lambda ws: (ws.issue, str(ws.path)))
+        return sorted(found, key=lambda ws: (sort_key(ws.issue), str(ws.path)))
 
-    def remove(self, workspace: Workspace, force: bool, delete_branch: bool) -> list[str]:
+    def remove(self, workspace: Workspace, force: bool, delete_branch: bool) -> builtins.list[str]:
         number = workspace.issue
         path = workspace.path.resolve()
         if path.parent != self.state_dir or _issue_of(path.name) is None:
-            raise WorkspaceError(f"issue #{number}: {path} is not a pirun worktree")
+            raise WorkspaceError(f"issue {display_key(number)}: {path} is not a pirun worktree")
         registered = any(entry.path == path for entry in self._entries())
         branch = workspace.branch
         # Only ever delete the branch pirun made for this issue, never e.g. `main`.
@@ -218,19 +252,19 @@ class GitWorktrees:
         if not force:
             if not registered and path.is_dir():
                 raise WorkspaceError(
-                    f"issue #{number}: {path} is not a git worktree (left by a crash?); "
-                    "use --force to delete it"
+                    f"issue {display_key(number)}: {path} is not a git worktree "
+                    "(left by a crash?); use --force to delete it"
                 )
             if registered and path.is_dir() and self._dirty(path):
                 raise WorkspaceError(
-                    f"issue #{number}: worktree has uncommitted changes; "
+                    f"issue {display_key(number)}: worktree has uncommitted changes; "
                     "use --force to discard them"
                 )
             if drop_branch:
                 unmerged = self._unmerged_commits(branch)
                 if unmerged:
                     raise WorkspaceError(
-                        f"issue #{number}: branch {branch} has {unmerged} unmerged "
+                        f"issue {display_key(number)}: branch {branch} has {unmerged} unmerged "
                         "commit(s); use --force to delete it"
                     )
 
@@ -414,7 +448,7 @@ class GitWorktrees:
             "not found; use --force to delete it anyway"
         )
 
-    def _discard(self, number: int, existing: Workspace | None, path: Path, branch: str) -> None:
+    def _discard(self, number: str, existing: Workspace | None, path: Path, branch: str) -> None:
         """--force: remove the old worktree and branch, keeping nothing stale."""
         old = [existing.path] if existing is not None else []
         for stale in dict.fromkeys([*old, path]):
@@ -458,7 +492,7 @@ class GitWorktrees:
 
     # helpers: copy_files
 
-    def _copy_patterns(self) -> list[str]:
+    def _copy_patterns(self) -> builtins.list[str]:
         patterns = self.config.values["worktree"]["copy_files"]
         for pattern in patterns:
             parts = pattern.replace("\\", "/").split("/")
@@ -516,7 +550,7 @@ class GitWorktrees:
 
     # helpers: setup
 
-    def _setup_commands(self) -> list[list[str]]:
+    def _setup_commands(self) -> builtins.list[builtins.list[str]]:
         commands = []
         for entry in self.config.values["worktree"]["setup"]:
             if isinstance(entry, str):
@@ -536,11 +570,11 @@ class GitWorktrees:
             commands.append(list(argv))
         return commands
 
-    def _run_setup(self, workspace: Workspace, commands: Sequence[list[str]]) -> None:
+    def _run_setup(self, workspace: Workspace, commands: Sequence[builtins.list[str]]) -> None:
         if not commands:
             return
         self.config.log_dir.mkdir(parents=True, exist_ok=True)
-        log_path = self.config.log_dir / f"issue-{workspace.issue}-setup.log"
+        log_path = setup_log_path(self.config, workspace.issue)
         env = {
             **os.environ,
             "PIRUN_ISSUE": str(workspace.issue),

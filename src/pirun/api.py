@@ -28,12 +28,13 @@ from pirun.errors import (
     UsageError,
     WorkspaceError,
     os_error_reason,
+    yaml_error_message,
 )
+from pirun.keys import MAX_NAME, display_key, is_number, json_key, key_from_name, key_name, sort_key
 from pirun.model import (
     PROMPT_FILE,
     Blocker,
     Issue,
-    IssueRef,
     IssueState,
     JsonFile,
     Outcome,
@@ -98,6 +99,7 @@ def runtime_of(ctx: typer.Context) -> Runtime:
 
 
 __all__ = [
+    "MAX_NAME",
     "PROMPT_FILE",
     "BackendError",
     "Blocker",
@@ -106,7 +108,6 @@ __all__ = [
     "ConfigError",
     "Issue",
     "IssueNotFound",
-    "IssueRef",
     "IssueState",
     "JsonFile",
     "Option",
@@ -132,17 +133,24 @@ __all__ = [
     "WorkspaceManager",
     "__version__",
     "check_session_name",
+    "display_key",
     "fitted_table",
     "git",
     "hookimpl",
     "human_age",
+    "is_number",
+    "json_key",
+    "key_from_name",
+    "key_name",
     "last_log_line",
     "os_error_reason",
     "procfs",
     "reconcile",
     "runtime_of",
     "session_rows",
+    "sort_key",
     "stop_issue",
     "utc_now",
     "write_text",
+    "yaml_error_message",
 ]

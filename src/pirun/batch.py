@@ -9,7 +9,8 @@ import structlog
 from pirun.blockers import blockers_of
 from pirun.errors import LockBusy, UsageError
 from pirun.graph import Plan, plan
-from pirun.model import Blocker, Issue, IssueRef, IssueState
+from pirun.keys import display_key
+from pirun.model import Blocker, Issue, IssueState
 from pirun.runtime import Runtime
 from pirun.scheduler import BatchOptions, Item, Scheduler
 
@@ -19,37 +20,38 @@ log = structlog.get_logger()
 @dataclass(frozen=True)
 class BatchPlan:
     plan: Plan
-    issues: dict[IssueRef, Issue]
+    issues: dict[str, Issue]
     #: Blockers of each issue that are not part of the batch (open ones block it).
-    outside: dict[IssueRef, list[Blocker]]
+    outside: dict[str, list[Blocker]]
 
     def layer_lines(self) -> list[str]:
         return [
-            f"Layer {k}: " + ", ".join(str(ref) for ref in layer)
+            f"Layer {k}: " + ", ".join(display_key(key) for key in layer)
             for k, layer in enumerate(self.plan.layers)
         ]
 
 
-def make_plan(rt: Runtime, numbers: list[int]) -> BatchPlan:
-    if not numbers:
+def make_plan(rt: Runtime, keys: list[str]) -> BatchPlan:
+    """Plan the batch of `keys` (already in the tracker's spelling)."""
+    if not keys:
         raise UsageError("no issues given")
-    refs = [IssueRef("", n) for n in dict.fromkeys(numbers)]
-    issues = rt.fetch_issues(refs)
-    for ref in refs:
-        if ref not in issues:
-            rt.fetch_issue(ref.number)  # raises IssueNotFound with the standard message
-    blockers = blockers_of(rt, [issues[ref] for ref in refs])
+    wanted = list(dict.fromkeys(keys))
+    issues = rt.fetch_issues(wanted)
+    for key in wanted:
+        if key not in issues:
+            rt.fetch_issue(key)  # raises IssueNotFound with the standard message
+    blockers = blockers_of(rt, [issues[key] for key in wanted])
     # A closed blocker never constrains the order, inside the batch or out of it.
     edges = {
-        ref: [b.ref for b in blockers.get(ref, []) if b.state is IssueState.OPEN] for ref in refs
+        key: [b.key for b in blockers.get(key, []) if b.state is IssueState.OPEN] for key in wanted
     }
-    batch_plan = plan(refs, edges)
-    log.info("batch planned", issues=len(refs), layers=len(batch_plan.layers),
+    batch_plan = plan(wanted, edges)
+    log.info("batch planned", issues=len(wanted), layers=len(batch_plan.layers),
              edges=sum(len(blocked) for blocked in edges.values()))
     outside = {
-        ref: [b for b in blockers.get(ref, []) if b.ref not in issues] for ref in refs
+        key: [b for b in blockers.get(key, []) if b.key not in issues] for key in wanted
     }
-    return BatchPlan(batch_plan, issues, {ref: bs for ref, bs in outside.items() if bs})
+    return BatchPlan(batch_plan, issues, {key: bs for key, bs in outside.items() if bs})
 
 
 def make_scheduler(rt: Runtime, batch: BatchPlan, options: BatchOptions) -> Scheduler:
@@ -77,5 +79,5 @@ def run_batch(rt: Runtime, scheduler: Scheduler) -> tuple[list[Item], bool]:
 def finish_batch(rt: Runtime, items: list[Item]) -> None:
     """Tell plugins the batch is over (`pirun_batch_finished`), with every issue's
     final record; issues that never started have none."""
-    records = [record for item in items if (record := rt.store.get(item.number))]
+    records = [record for item in items if (record := rt.store.get(item.key))]
     rt.pm.hook.pirun_batch_finished(config=rt.config, results=records)

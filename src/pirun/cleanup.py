@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pirun.errors import PirunError, os_error_reason
+from pirun.keys import display_key, sort_key
 from pirun.model import Outcome, Status, StatusRecord
 from pirun.outcomes import cleaned_path, keep_cleaned, record_outcome
 from pirun.runtime import Runtime
@@ -21,7 +22,7 @@ class CleanupOptions:
 
 @dataclass(frozen=True)
 class Target:
-    issue: int
+    issue: str
     #: Orphans keep their branch unless --force: a worktree left without a session
     #: may hold the only reference to finished work.
     keep_branch: bool = False
@@ -29,35 +30,35 @@ class Target:
 
 @dataclass
 class CleanupReport:
-    removed: dict[int, list[str]] = field(default_factory=dict)
-    refused: dict[int, str] = field(default_factory=dict)
+    removed: dict[str, list[str]] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "removed": {str(k): v for k, v in self.removed.items()},
-            "refused": {str(k): v for k, v in self.refused.items()},
+            "removed": dict(self.removed),
+            "refused": dict(self.refused),
         }
 
 
 def cleanup_targets(
-    rt: Runtime, issues: list[int], *, all_issues: bool, completed: bool, orphaned: bool
+    rt: Runtime, issues: list[str], *, all_issues: bool, completed: bool, orphaned: bool
 ) -> list[Target]:
     config = rt.config
     records = {record.issue: record for record in rt.store.list()}
     workspaces = {ws.issue for ws in rt.workspaces.list()}
     sessions = {
-        n for n in (config.issue_of_session(s) for s in rt.backend.list(config.prefix))
+        n for n in (rt.issue_of_session(s) for s in rt.backend.list(config.prefix))
         if n is not None
     }
     targets = {n: Target(n) for n in issues}
     if all_issues:
-        for n in sorted(set(records) | workspaces | sessions):
+        for n in sorted(set(records) | workspaces | sessions, key=sort_key):
             record = records.get(n)
             if completed and (record is None or record.status is not Status.COMPLETE):
                 continue
             targets.setdefault(n, Target(n))
     if orphaned:
-        for n in sorted(set(records) | workspaces | sessions):
+        for n in sorted(set(records) | workspaces | sessions, key=sort_key):
             has_session, has_workspace = n in sessions, n in workspaces
             if (
                 (has_session and not has_workspace)
@@ -65,7 +66,7 @@ def cleanup_targets(
                 or (n in records and not has_session and not has_workspace)
             ):
                 targets.setdefault(n, Target(n, keep_branch=True))
-    return [targets[n] for n in sorted(targets)]
+    return [targets[n] for n in sorted(targets, key=sort_key)]
 
 
 def run_cleanup(rt: Runtime, targets: list[Target], options: CleanupOptions) -> CleanupReport:
@@ -79,7 +80,9 @@ def run_cleanup(rt: Runtime, targets: list[Target], options: CleanupOptions) -> 
         # A record not final has a live session or is still starting (the caller
         # reconciled vanished ones): its worktree and record are in use either way.
         if record is not None and not record.status.is_final and not options.force:
-            report.refused[n] = f"issue #{n} is still running; stop it first or use --force"
+            report.refused[n] = (
+                f"issue {display_key(n)} is still running; stop it first or use --force"
+            )
             continue
         workspace = rt.workspaces.find(n)
         planned = [f"session {session}"] if alive else []
@@ -116,7 +119,7 @@ def run_cleanup(rt: Runtime, targets: list[Target], options: CleanupOptions) -> 
                 # Deleting it unsaved could lose a result a batch has not read yet.
                 reason = os_error_reason(exc)
                 report.refused[n] = (
-                    f"issue #{n}: status record kept: cannot save its outcome in "
+                    f"issue {display_key(n)}: status record kept: cannot save its outcome in "
                     f"{cleaned_path(rt, n).parent}: {reason}"
                 )
                 if removed:
@@ -131,7 +134,7 @@ def run_cleanup(rt: Runtime, targets: list[Target], options: CleanupOptions) -> 
     return report
 
 
-def _delete_record(rt: Runtime, issue: int, seen: StatusRecord) -> bool:
+def _delete_record(rt: Runtime, issue: str, seen: StatusRecord) -> bool:
     """Delete the record of the run cleanup looked at, keeping its outcome first.
 
     A batch or `pirun wait` may be watching that run and not have read its result

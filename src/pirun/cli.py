@@ -15,6 +15,7 @@ from pirun.batch import finish_batch, make_plan, make_scheduler, run_batch
 from pirun.config import KERNEL_OPTIONS, merge_schemas
 from pirun.errors import PirunError, UsageError
 from pirun.invocation import Invocation
+from pirun.keys import display_key, json_key
 from pirun.launch import LaunchOptions, launch
 from pirun.log import configure_logging
 from pirun.model import Outcome, Status
@@ -28,6 +29,7 @@ from pirun.progress import (
     plain_items,
     summary_counts,
 )
+from pirun.registry import Registry
 from pirun.render import human_age, print_json, status_line, stderr, stdout
 from pirun.runtime import Runtime
 from pirun.scheduler import BatchOptions, Item, ItemState
@@ -85,15 +87,9 @@ def main_options(
         STATE.runtime_error = None
 
 
-def _issue_numbers(values: list[str]) -> list[int]:
-    numbers = []
-    for value in values:
-        text = value.lstrip("#")
-        # isascii: str.isdigit() also accepts digits of other scripts ("١" is 1).
-        if not (text.isascii() and text.isdigit()) or int(text) <= 0:
-            raise UsageError(f"not an issue number: '{value}'")
-        numbers.append(int(text))
-    return list(dict.fromkeys(numbers))
+def _issue_keys(rt: Runtime, values: list[str]) -> list[str]:
+    """What was typed, as the tracker's keys (`#42` and `42` are one issue)."""
+    return list(dict.fromkeys(rt.require_key(value) for value in values))
 
 
 STATUS_COLUMNS = (Column("Issue"), Column("State"), Column("Message", give_way=1, min_width=20))
@@ -113,7 +109,7 @@ def _width() -> int | None:
 
 @app.command()
 def run(
-    issue: Annotated[str, typer.Argument(help="Issue number.")],
+    issue: Annotated[str, typer.Argument(help="Issue key: 42, #42, PROJ-123.")],
     base: Annotated[str | None, typer.Option(help="Branch to start from.")] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing session and worktree.")
@@ -130,9 +126,9 @@ def run(
     ] = None,
 ) -> None:
     """Start the agent on one issue in a new worktree and session."""
-    (number,) = _issue_numbers([issue])
     rt = STATE.runtime()
-    found = rt.fetch_issue(number)
+    (key,) = _issue_keys(rt, [issue])
+    found = rt.fetch_issue(key)
     record = launch(
         rt,
         found,
@@ -141,9 +137,9 @@ def run(
             workflow=workflow, timeout=timeout,
         ),
     )
-    workspace = rt.workspaces.find(number)
+    workspace = rt.workspaces.find(key)
     where = f" in {rt.config.relative(workspace.path)} on {workspace.branch}" if workspace else ""
-    stdout.print(f"Started {record.session} for issue #{number}{where}")
+    stdout.print(f"Started {record.session} for issue {display_key(key)}{where}")
     if not no_attach and sys.stdin.isatty() and sys.stdout.isatty():
         rt.backend.attach(record.session)
 
@@ -153,17 +149,17 @@ def run(
 
 @app.command()
 def status(
-    issue: Annotated[str | None, typer.Argument(help="Issue number (default: all).")] = None,
+    issue: Annotated[str | None, typer.Argument(help="Issue key (default: all).")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show the status of one issue or of all."""
     rt = STATE.runtime()
     reconcile(rt)
     if issue is not None:
-        (number,) = _issue_numbers([issue])
-        record = rt.store.get(number)
+        (key,) = _issue_keys(rt, [issue])
+        record = rt.store.get(key)
         if record is None:
-            raise PirunError(f"Issue #{number}: no status recorded")
+            raise PirunError(f"Issue {display_key(key)}: no status recorded")
         if json_output:
             print_json(record.to_dict())
             return
@@ -178,7 +174,7 @@ def status(
     if not records:
         stdout.print("No status recorded.")
     rows = [
-        [f"#{record.issue}", record.status.value, record.error_message or ""]
+        [display_key(record.issue), record.status.value, record.error_message or ""]
         for record in records
     ]
     for line in plain_columns(STATUS_COLUMNS, rows, _width(), header=False):
@@ -214,54 +210,56 @@ def list_sessions(
 
 
 @app.command()
-def attach(issue: Annotated[str, typer.Argument(help="Issue number.")]) -> None:
+def attach(
+    issue: Annotated[str, typer.Argument(help="Issue key: 42, #42, PROJ-123.")],
+) -> None:
     """Connect this terminal to the issue's session."""
-    (number,) = _issue_numbers([issue])
     rt = STATE.runtime()
-    name = rt.config.session_name(number)
+    (key,) = _issue_keys(rt, [issue])
+    name = rt.config.session_name(key)
     if not rt.backend.exists(name):
-        raise PirunError(f"no session for issue #{number}")
+        raise PirunError(f"no session for issue {display_key(key)}")
     rt.backend.attach(name)
 
 
 @app.command()
 def stop(
-    issues: Annotated[list[str] | None, typer.Argument(help="Issue numbers.")] = None,
+    issues: Annotated[list[str] | None, typer.Argument(help="Issue keys.")] = None,
     all_sessions: Annotated[bool, typer.Option("--all", help="Stop every session.")] = False,
 ) -> None:
     """Stop sessions; their status becomes `error: stopped by user`."""
     rt = STATE.runtime()
     if all_sessions:
-        numbers = [
-            n for n in (rt.config.issue_of_session(s) for s in rt.backend.list(rt.config.prefix))
-            if n is not None
+        keys = [
+            k for k in (rt.issue_of_session(s) for s in rt.backend.list(rt.config.prefix))
+            if k is not None
         ]
     elif issues:
-        numbers = _issue_numbers(issues)
+        keys = _issue_keys(rt, issues)
     else:
-        raise UsageError("give issue numbers or --all")
-    for number in numbers:
-        if stop_issue(rt, number):
-            stdout.print(f"Stopped {rt.config.session_name(number)}")
+        raise UsageError("give issue keys or --all")
+    for key in keys:
+        if stop_issue(rt, key):
+            stdout.print(f"Stopped {rt.config.session_name(key)}")
         else:
-            stdout.print(f"No session for issue #{number}")
+            stdout.print(f"No session for issue {display_key(key)}")
 
 
 @app.command()
 def logs(
-    issue: Annotated[str, typer.Argument(help="Issue number.")],
+    issue: Annotated[str, typer.Argument(help="Issue key: 42, #42, PROJ-123.")],
     follow: Annotated[bool, typer.Option("-f", "--follow", help="Keep printing output.")] = False,
     raw: Annotated[bool, typer.Option("--raw", help="Keep terminal escape sequences.")] = False,
 ) -> None:
     """Print the agent's output."""
     from pirun.follow import print_log
 
-    (number,) = _issue_numbers([issue])
     rt = STATE.runtime()
-    path = rt.config.log_path(number)
+    (key,) = _issue_keys(rt, [issue])
+    path = rt.config.log_path(key)
     if not path.exists():
-        raise PirunError(f"no log for issue #{number}")
-    print_log(rt, number, path, follow=follow, raw=raw or sys.stdout.isatty())
+        raise PirunError(f"no log for issue {display_key(key)}")
+    print_log(rt, key, path, follow=follow, raw=raw or sys.stdout.isatty())
 
 
 @app.command(name="signal")
@@ -269,38 +267,38 @@ def signal_command(
     result: Annotated[str, typer.Argument(help="complete or error.")],
     message: Annotated[list[str] | None, typer.Argument(help="Error message.")] = None,
     issue: Annotated[
-        str | None, typer.Option(help="Issue number (default: $PIRUN_ISSUE).")
+        str | None, typer.Option(help="Issue key (default: $PIRUN_ISSUE).")
     ] = None,
 ) -> None:
     """Report the run's result from inside its worktree (for agents and scripts)."""
     if result not in ("complete", "error"):
         raise UsageError(f"signal takes complete or error, got '{result}'")
-    number_text = issue or os.environ.get("PIRUN_ISSUE")
-    if not number_text:
-        raise UsageError("no issue: run inside a pirun session or pass --issue N")
-    (number,) = _issue_numbers([number_text])
+    key_text = issue or os.environ.get("PIRUN_ISSUE")
+    if not key_text:
+        raise UsageError("no issue: run inside a pirun session or pass --issue KEY")
     if os.environ.get("PIRUN_REPO") and STATE.directory == Path.cwd():
         STATE.directory = Path(os.environ["PIRUN_REPO"])
     rt = STATE.runtime()
+    (key,) = _issue_keys(rt, [key_text])
     text = " ".join(message or []) or "agent reported an error"
     outcome = Outcome.complete("signal") if result == "complete" else Outcome.error(text, "signal")
-    record = record_outcome(rt, number, outcome)
+    record = record_outcome(rt, key, outcome)
     if record is None:
-        raise PirunError(f"issue #{number} has no running session to signal")
+        raise PirunError(f"issue {display_key(key)} has no running session to signal")
     stdout.print(status_line(record))
 
 
 @app.command()
 def nudge(
-    issue: Annotated[str, typer.Argument(help="Issue number.")],
+    issue: Annotated[str, typer.Argument(help="Issue key: 42, #42, PROJ-123.")],
     text: Annotated[str, typer.Argument(help="Text for the agent (sent as a paste).")],
 ) -> None:
     """Send text to an agent's session as a paste followed by Enter (never typed as keys)."""
-    (number,) = _issue_numbers([issue])
     rt = STATE.runtime()
-    name = rt.config.session_name(number)
+    (key,) = _issue_keys(rt, [issue])
+    name = rt.config.session_name(key)
     if not rt.backend.exists(name):
-        raise PirunError(f"no session for issue #{number}")
+        raise PirunError(f"no session for issue {display_key(key)}")
     rt.backend.send_text(name, text)
     stdout.print(f"Sent {len(text)} characters to {name}")
 
@@ -338,10 +336,10 @@ def _print_summary(items: list[Item], interrupted: bool) -> None:
     )
 
 
-def execute_batch(rt: Runtime, numbers: list[int], options: BatchOptions, *,
+def execute_batch(rt: Runtime, keys: list[str], options: BatchOptions, *,
                   dry_run: bool, json_output: bool) -> int:
-    batch = make_plan(rt, numbers)
-    plan_json = [[ref.number for ref in layer] for layer in batch.plan.layers]
+    batch = make_plan(rt, keys)
+    plan_json = [[json_key(key) for key in layer] for layer in batch.plan.layers]
     if dry_run:
         if json_output:
             print_json({"layers": plan_json, "dry_run": True})
@@ -372,7 +370,7 @@ def execute_batch(rt: Runtime, numbers: list[int], options: BatchOptions, *,
 
 @app.command()
 def batch(
-    issues: Annotated[list[str] | None, typer.Argument(help="Issue numbers.")] = None,
+    issues: Annotated[list[str] | None, typer.Argument(help="Issue keys.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan only.")] = False,
     sequential: Annotated[
         bool, typer.Option("--sequential", help="One issue at a time.")
@@ -397,10 +395,10 @@ def batch(
     """Run many issues in dependency order, in parallel within the limit."""
     if not issues:
         raise UsageError("no issues given")
-    numbers = _issue_numbers(issues)
     if timeout <= 0 or interval <= 0:
         raise UsageError("--timeout and --interval must be positive")
     rt = STATE.runtime()
+    keys = _issue_keys(rt, issues)
     options = BatchOptions(
         max_concurrent=1 if sequential else rt.config.max_concurrent,
         strict_layers=strict_layers,
@@ -411,13 +409,13 @@ def batch(
         base=base,
         workflow=workflow,
     )
-    code = execute_batch(rt, numbers, options, dry_run=dry_run, json_output=json_output)
+    code = execute_batch(rt, keys, options, dry_run=dry_run, json_output=json_output)
     raise typer.Exit(code)
 
 
 @app.command()
 def wait(
-    issues: Annotated[list[str] | None, typer.Argument(help="Issue numbers.")] = None,
+    issues: Annotated[list[str] | None, typer.Argument(help="Issue keys.")] = None,
     timeout: Annotated[float | None, typer.Option(help="Give up after this many seconds.")] = None,
     fail_fast: Annotated[
         bool, typer.Option("--fail-fast", help="Stop at the first failure.")
@@ -428,32 +426,32 @@ def wait(
     """Wait for issues' sessions to finish; exit 0 all complete, 1 any failed, 2 timed out."""
     if not issues:
         raise UsageError("no issues given")
-    numbers = _issue_numbers(issues)
     if (timeout is not None and timeout <= 0) or interval <= 0:
         raise UsageError("--timeout and --interval must be positive")
     rt = STATE.runtime()
+    keys = _issue_keys(rt, issues)
     show = not (STATE.quiet or json_output)
 
-    def on_finish(number: int, status: Status, message: str) -> None:
+    def on_finish(key: str, status: Status, message: str) -> None:
         if show:
             outcome = "success" if status is Status.COMPLETE else f"error: {message}"
-            stdout.print(f"Session {rt.config.session_name(number)} completed ({outcome})")
+            stdout.print(f"Session {rt.config.session_name(key)} completed ({outcome})")
 
     try:
         if show:
-            stdout.print(f"Waiting for {len(numbers)} sessions to complete...")
+            stdout.print(f"Waiting for {len(keys)} sessions to complete...")
         result = wait_for(
-            rt, numbers, timeout=timeout, fail_fast=fail_fast, interval=interval,
+            rt, keys, timeout=timeout, fail_fast=fail_fast, interval=interval,
             on_finish=on_finish,
         )
     except KeyboardInterrupt:
         # Ctrl-C before wait_for took over (it reports its own partial result).
-        result = WaitResult(pending=list(numbers), interrupted=True)
+        result = WaitResult(pending=list(keys), interrupted=True)
     if json_output:
         print_json({
-            "completed": result.completed,
-            "failed": {str(k): v for k, v in result.failed.items()},
-            "pending": result.pending,
+            "completed": [json_key(key) for key in result.completed],
+            "failed": result.failed,
+            "pending": [json_key(key) for key in result.pending],
             "timed_out": result.timed_out,
             "interrupted": result.interrupted,
         })
@@ -482,7 +480,7 @@ def demo(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Run a real batch offline: a throwaway repo, local issues, the scripted demo agent."""
-    from pirun.demo import DEMO_NUMBERS, create_demo_repo, demo_ran_as_planned
+    from pirun.demo import DEMO_KEYS, create_demo_repo, demo_ran_as_planned
 
     if directory is not None and directory.exists() and any(directory.iterdir()):
         raise UsageError(f"{directory} is not empty")
@@ -493,7 +491,7 @@ def demo(
     rt = Runtime.load(path, STATE.disabled)
     options = BatchOptions(max_concurrent=rt.config.max_concurrent, continue_on_error=True,
                            timeout=120, interval=1)
-    code = execute_batch(rt, DEMO_NUMBERS, options, dry_run=False, json_output=json_output)
+    code = execute_batch(rt, DEMO_KEYS, options, dry_run=False, json_output=json_output)
     if not json_output:
         # Short, so that the summary above stays on a 24-line screen.
         stdout.print("Issue #6 fails on purpose; #7, which depends on it, is skipped.")
@@ -508,7 +506,7 @@ def demo(
 
 @app.command()
 def cleanup(
-    issues: Annotated[list[str] | None, typer.Argument(help="Issue numbers.")] = None,
+    issues: Annotated[list[str] | None, typer.Argument(help="Issue keys.")] = None,
     all_issues: Annotated[bool, typer.Option("--all", help="Every issue.")] = False,
     completed: Annotated[
         bool, typer.Option("--completed", help="With --all: only complete issues.")
@@ -529,13 +527,13 @@ def cleanup(
     from pirun.cleanup import CleanupOptions, cleanup_targets, run_cleanup
 
     if not (issues or all_issues or orphaned):
-        raise UsageError("give issue numbers, --all or --orphaned")
+        raise UsageError("give issue keys, --all or --orphaned")
     if completed and not all_issues:
         raise UsageError("--completed goes with --all")
     rt = STATE.runtime()
     reconcile(rt)
     targets = cleanup_targets(
-        rt, _issue_numbers(issues or []), all_issues=all_issues, completed=completed,
+        rt, _issue_keys(rt, issues or []), all_issues=all_issues, completed=completed,
         orphaned=orphaned,
     )
     report = run_cleanup(
@@ -548,7 +546,7 @@ def cleanup(
         if not report.removed and not report.refused:
             stdout.print("Nothing to clean up.")
         for issue, items in report.removed.items():
-            stdout.print(f"{verb} for issue #{issue}: {', '.join(items)}")
+            stdout.print(f"{verb} for issue {display_key(issue)}: {', '.join(items)}")
         for message in report.refused.values():
             stderr.print(f"Refused: {message}")
     if report.refused:
@@ -566,7 +564,7 @@ def plugins(
     stores they register (the configured one marked with *)."""
     rt = STATE.runtime()
     infos = describe_plugins(rt.pm)
-    components = {
+    components: dict[str, tuple[Registry[Any], str]] = {
         "backends": (rt.backends, rt.config.backend),
         "trackers": (rt.trackers, rt.config.tracker),
         "stores": (rt.stores, rt.config.get("store")),

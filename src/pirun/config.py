@@ -13,7 +13,8 @@ from typing import Any
 
 import yaml
 
-from pirun.errors import ConfigError, UsageError
+from pirun.errors import ConfigError, UsageError, yaml_error_message
+from pirun.keys import key_from_name, key_name
 from pirun.stash import Stash
 
 CONFIG_NAMES = (".pirun.yaml", ".pi-runner.yaml")
@@ -102,7 +103,7 @@ KERNEL_OPTIONS: dict[str, Any] = {
         "max_concurrent": Option(int, 0, "Most sessions running at once (0 = unlimited)."),
     },
     "session": {
-        "prefix": Option(str, "pi", "Session names are <prefix>-issue-<N>."),
+        "prefix": Option(str, "pi", "Session names are <prefix>-issue-<key name>."),
     },
     "worktree": {
         "dir": Option(str, ".worktrees", "Where worktrees, logs and status records live."),
@@ -228,25 +229,24 @@ class Config:
     def run_dir(self) -> Path:
         return self.state_dir / ".run"
 
-    def session_name(self, issue: int) -> str:
-        return f"{self.prefix}-issue-{issue}"
+    def session_name(self, issue: str) -> str:
+        return f"{self.prefix}-issue-{key_name(issue)}"
 
-    def issue_of_session(self, name: str) -> int | None:
+    def issue_of_session(self, name: str) -> str | None:
         head = f"{self.prefix}-issue-"
-        tail = name[len(head):]
-        return int(tail) if name.startswith(head) and tail.isdigit() else None
+        return key_from_name(name[len(head):]) if name.startswith(head) else None
 
-    def log_path(self, issue: int) -> Path:
-        return self.log_dir / f"issue-{issue}.log"
+    def log_path(self, issue: str) -> Path:
+        return self.log_dir / f"issue-{key_name(issue)}.log"
 
-    def exit_path(self, issue: int) -> Path:
-        return self.log_dir / f"issue-{issue}.exit"
+    def exit_path(self, issue: str) -> Path:
+        return self.log_dir / f"issue-{key_name(issue)}.exit"
 
-    def signal_path(self, issue: int) -> Path:
-        return self.run_dir / f"issue-{issue}.signal"
+    def signal_path(self, issue: str) -> Path:
+        return self.run_dir / f"issue-{key_name(issue)}.signal"
 
-    def run_spec_path(self, issue: int) -> Path:
-        return self.run_dir / f"issue-{issue}.json"
+    def run_spec_path(self, issue: str) -> Path:
+        return self.run_dir / f"issue-{key_name(issue)}.json"
 
     def agent_command(self) -> list[str] | None:
         command = self.values["agent"]["command"]
@@ -292,10 +292,7 @@ def read_raw_config(root: Path) -> tuple[Path | None, dict[str, Any]]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{path.name}{where}: {problem}") from None
+        raise ConfigError(yaml_error_message(path.name, exc)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path.name}: cannot read: {exc}") from None
     if data is None:

@@ -64,7 +64,7 @@ def create_demo_repo(target: Path | None = None) -> Path:
     return path
 
 
-DEMO_NUMBERS = [number for number, *_ in DEMO_ISSUES]
+DEMO_KEYS = [str(number) for number, *_ in DEMO_ISSUES]
 
 #: How the demo batch ends when everything works: #6 fails on purpose, so #7 is skipped.
 DEMO_EXPECTED = {1: "complete", 2: "complete", 3: "complete", 4: "complete", 5: "complete",
@@ -73,7 +73,7 @@ DEMO_EXPECTED = {1: "complete", 2: "complete", 3: "complete", 4: "complete", 5: 
 
 def demo_ran_as_planned(rt: Runtime) -> bool:
     for number, state in DEMO_EXPECTED.items():
-        record = rt.store.get(number)
+        record = rt.store.get(str(number))
         if (record.status.value if record else "skipped") != state:
             return False
     return True

@@ -6,6 +6,8 @@ timed out waiting), 3 usage or configuration error, 130 interrupted.
 
 import errno
 
+import yaml
+
 
 class PirunError(Exception):
     """An error the user can act on; printed as one line, never as a traceback."""
@@ -28,9 +30,12 @@ class TrackerError(PirunError):
 
 
 class IssueNotFound(TrackerError):
-    def __init__(self, number: int | str) -> None:
-        super().__init__(f"Issue #{number} not found")
-        self.number = number
+    def __init__(self, key: str | int) -> None:
+        # Imported here: pirun.keys raises UsageError from this module.
+        from pirun.keys import display_key
+
+        self.key = str(key)
+        super().__init__(f"Issue {display_key(self.key)} not found")
 
 
 class BlockedError(PirunError):
@@ -71,7 +76,19 @@ class LockBusy(PirunError):
     """Another pirun process holds the repository lock."""
 
 
-def os_error_reason(exc: OSError) -> str:
+def os_error_reason(exc: OSError, *, with_path: bool = False) -> str:
     """An OSError in a few words for a one-line message ("disk full", "Permission
-    denied"), without the path: the message says which path it was about."""
-    return "disk full" if exc.errno == errno.ENOSPC else exc.strerror or str(exc)
+    denied"). Without the path by default, for a message that says which path it
+    was about; `with_path` appends it, for one that does not."""
+    reason = "disk full" if exc.errno == errno.ENOSPC else exc.strerror or str(exc)
+    return f"{reason}: {exc.filename}" if with_path and exc.filename else reason
+
+
+def yaml_error_message(subject: str, exc: yaml.YAMLError, first_line: int = 1) -> str:
+    """A YAML parse error as one line, `SUBJECT (line N): PROBLEM`, instead of
+    PyYAML's multi-line report. `first_line` is the number, in the file the user
+    edits, of the parsed text's first line (YAML marks count from zero)."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f" (line {mark.line + first_line})" if mark is not None else ""
+    problem = getattr(exc, "problem", None) or "invalid YAML"
+    return f"{subject}{where}: {problem}"

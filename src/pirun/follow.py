@@ -13,7 +13,7 @@ from pirun.sessions import reconcile
 from pirun.terminal import LineAssembler
 
 
-def _finished(rt: Runtime, issue: int) -> bool:
+def _finished(rt: Runtime, issue: str) -> bool:
     if rt.backend.exists(rt.config.session_name(issue)):
         return False
     record = rt.store.get(issue)
@@ -25,7 +25,7 @@ def _finished(rt: Runtime, issue: int) -> bool:
     return record is None or record.status.is_final
 
 
-def print_log(rt: Runtime, issue: int, path: Path, *, follow: bool, raw: bool) -> None:
+def print_log(rt: Runtime, issue: str, path: Path, *, follow: bool, raw: bool) -> None:
     lines = LineAssembler()
     out = sys.stdout.buffer
 

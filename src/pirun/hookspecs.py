@@ -3,6 +3,20 @@
 Hooks are called through ``pm.hook.<name>(...)`` by the kernel. A plugin implements
 any subset of them with functions decorated by ``pirun.hookimpl`` and registers
 through the ``pirun`` entry-point group (or a ``plugins:`` entry in ``.pirun.yaml``).
+An implementation may take fewer arguments than the spec names (pluggy passes only
+those it asks for).
+
+Each docstring says where the hook is called, because pirun runs in several places:
+
+- the **CLI process**: the ``pirun`` command a person (or script) ran;
+- the **start threads** of ``pirun batch``: a batch starts up to four issues at once,
+  each in a thread of the CLI process, so hooks called there must be thread-safe;
+- the **exec wrapper**: one process per session (``python -m pirun.wrapper``) that
+  runs the agent on a pty, watches its output and records the outcome.
+
+And what happens with the results: *first result wins* (the first non-None value
+stops the call, ``firstresult``), *all results* (collected into a list), or *none*
+(a notification).
 """
 
 from __future__ import annotations
@@ -17,7 +31,7 @@ if TYPE_CHECKING:
     import typer
 
     from pirun.config import Config
-    from pirun.model import Issue, IssueRef, Outcome, StatusRecord, Workspace
+    from pirun.model import Issue, Outcome, StatusRecord, Workspace
     from pirun.protocols import OutcomeDetector, WorkspaceManager
     from pirun.registry import Register
 
@@ -31,18 +45,26 @@ hookspec = pluggy.HookspecMarker("pirun")
 def pirun_config_options() -> Mapping[str, Any]:
     """Declare the configuration keys a plugin reads from ``.pirun.yaml``.
 
-    Called once while the configuration is loaded, before it is validated.
-    Return a nested mapping of section name to ``pirun.config.Option`` (or to a
-    further mapping), e.g. ``{"tmux": {"socket_name": Option(str, None, "...")}}``.
-    Keys nobody declares are configuration errors. All results are merged.
+    Return a nested mapping of section name to ``pirun.api.Option`` (or to a further
+    mapping), e.g. ``{"tmux": {"socket_name": Option(str, None, "...")}}``. Keys
+    nobody declares are configuration errors.
+
+    Called in: every process that loads a configuration (CLI process, exec wrapper),
+    once, before the configuration is validated.
+    Result: all results are merged.
     """
 
 
 @hookspec(historic=True)
 def pirun_configure(config: Config) -> None:
-    """Called once the configuration is loaded and valid.
+    """The configuration is loaded and valid.
 
-    Historic: a plugin registered later is called too.
+    :param config: the repository's configuration; ``config.stash`` is the place
+        for per-configuration plugin state.
+
+    Called in: every process that loads a configuration, once. Historic: a plugin
+    registered later is called too.
+    Result: none.
     """
 
 
@@ -53,24 +75,33 @@ def pirun_configure(config: Config) -> None:
 def pirun_register_trackers(register: Register) -> None:
     """Register issue trackers by name: ``register("github", factory)``.
 
-    Called once per process, the first time the kernel needs the tracker (or when
-    ``pirun plugins`` lists what is installed). ``factory(config)`` returns a
-    ``pirun.protocols.Tracker``; it is called only for the tracker that
-    ``tracker:`` in ``.pirun.yaml`` names, at most once per configuration. A name
-    registered by two plugins is a configuration error. Every implementation is
-    called.
+    :param register: ``register(name, factory)``; ``factory(config)`` returns a
+        ``pirun.api.Tracker``. It is called only for the tracker ``tracker:`` names,
+        at most once per configuration, and should be cheap: ``Tracker.parse_key``
+        runs before anything is fetched (connect on the first ``fetch``). A name
+        registered by two plugins is a configuration error.
+
+    Called in: the CLI process (main thread), the first time the tracker is needed
+    or when ``pirun plugins`` lists what is installed.
+    Result: none; every implementation is called.
     """
 
 
 @hookspec
 def pirun_collect_blockers(
     config: Config, issues: list[Issue]
-) -> Mapping[IssueRef, list[IssueRef]] | None:
+) -> Mapping[str, list[str]] | None:
     """Add "blocked by" edges beyond the tracker's own (``Issue.blocked_by``).
 
-    Called once per run or batch with every issue in it. Return a mapping of issue
-    to the issues that block it (e.g. parsed from ``Depends on #12`` in the body).
-    Every result is merged with the others.
+    :param config: the repository's configuration.
+    :param issues: every issue of the run or batch.
+    :return: issue key -> references of the issues that block it, as written
+        (``"12"``, ``"owner/repo#12"``, ``"PROJ-12"``, e.g. parsed from
+        ``Depends on #12``). The kernel puts each through ``Tracker.parse_key`` and
+        drops those the tracker does not know and those naming the issue itself.
+
+    Called in: the CLI process (main thread), once per ``pirun run`` or ``batch``.
+    Result: all results are merged.
     """
 
 
@@ -81,8 +112,11 @@ def pirun_collect_blockers(
 def pirun_workspace_manager(config: Config) -> WorkspaceManager | None:
     """Return the object that creates and removes per-issue workspaces.
 
-    Called once per command that touches workspaces.
-    Stops at the first non-None result.
+    :param config: the repository's configuration.
+    :return: a ``pirun.api.WorkspaceManager``; a batch's start threads share it.
+
+    Called in: the CLI process (main thread) and the exec wrapper, once per process.
+    Result: the first non-None result wins.
     """
 
 
@@ -92,9 +126,15 @@ def pirun_render_prompt(
 ) -> str | None:
     """Return the prompt text for the agent working on ``issue``.
 
-    Called before a session starts; ``workflow`` is the ``--workflow`` name or None.
-    The text is written to a file; it never reaches a shell.
-    Stops at the first non-None result.
+    :param config: the repository's configuration.
+    :param issue: the issue, as the tracker reported it (its text is untrusted).
+    :param workspace: the worktree and branch just made for it.
+    :param workflow: the ``--workflow`` name, or None for the default.
+    :return: the prompt; it is written to a file and never reaches a shell.
+
+    Called in: the CLI process, before a session starts (in a start thread during
+    ``pirun batch``).
+    Result: the first non-None result wins.
     """
 
 
@@ -102,10 +142,17 @@ def pirun_render_prompt(
 def pirun_agent_command(
     config: Config, issue: Issue, workspace: Workspace, prompt_file: Path
 ) -> list[str] | None:
-    """Return the agent's argv (no shell involved); it runs with ``workspace.path``
-    as working directory.
+    """Return the agent's argv (no shell involved); it runs in ``workspace.path``.
 
-    Called before a session starts. Stops at the first non-None result.
+    :param config: the repository's configuration.
+    :param issue: the issue (its title and body must not go into the argv: pass
+        ``prompt_file`` instead).
+    :param workspace: the issue's worktree and branch.
+    :param prompt_file: the file holding the rendered prompt.
+
+    Called in: the CLI process, before a session starts (in a start thread during
+    ``pirun batch``).
+    Result: the first non-None result wins.
     """
 
 
@@ -116,23 +163,31 @@ def pirun_agent_command(
 def pirun_register_backends(register: Register) -> None:
     """Register session backends by name: ``register("tmux", factory)``.
 
-    Called once per process, the first time the kernel needs the backend (or when
-    ``pirun plugins`` lists what is installed). ``factory(config)`` returns a
-    ``pirun.protocols.SessionBackend``; it is called only for the backend that
-    ``backend:`` names (an unknown name is an error listing the registered ones),
-    and may raise ``pirun.errors.BackendError`` when its program is missing.
-    Every implementation is called.
+    :param register: ``register(name, factory)``; ``factory(config)`` returns a
+        ``pirun.api.SessionBackend``. It is called only for the backend ``backend:``
+        names (an unknown name is an error listing the registered ones) and may
+        raise ``pirun.api.BackendError`` when its program is missing.
+
+    Called in: the CLI process (main thread), the first time the backend is needed
+    or when ``pirun plugins`` lists what is installed. The backend object is then
+    used from a batch's start threads too.
+    Result: none; every implementation is called.
     """
 
 
 @hookspec
-def pirun_make_detectors(config: Config, issue: int, prompt: str) -> list[OutcomeDetector]:
+def pirun_make_detectors(config: Config, issue: str, prompt: str) -> list[OutcomeDetector]:
     """Return detectors that read the agent's output and recognise the end of a run.
 
-    Called by the exec wrapper when a session starts, with the issue number and the
-    prompt the agent was given (so that an echoed prompt is not mistaken for output).
-    Each detector is fed every output line; the first outcome reported wins. All
-    results are collected.
+    :param config: the repository's configuration.
+    :param issue: the issue's key (``"42"``, ``"PROJ-7"``).
+    :param prompt: the prompt the agent was given, so that an echoed prompt is not
+        mistaken for output.
+    :return: detectors; each is fed every output line, and the first outcome any of
+        them reports ends the run.
+
+    Called in: the exec wrapper (main thread), once when the session starts.
+    Result: all results are collected.
     """
 
 
@@ -140,12 +195,16 @@ def pirun_make_detectors(config: Config, issue: int, prompt: str) -> list[Outcom
 def pirun_input_prompt(config: Config) -> str | None:
     """Return a regular expression for an agent that waits for a person.
 
-    Called by the exec wrapper when a session starts. When the agent has written
-    nothing for ``detect.idle_seconds`` and the pattern is found (``re.search``) in
-    the last line of its output, cleaned of escape sequences, the run is shown as
-    ``waiting``. Full-screen agents redraw with cursor moves, so look for text
-    shown only while waiting (a footer hint, a permission question) and allow
-    for missing spaces (``\\s*``). Stops at the first non-None result.
+    When the agent has written nothing for ``detect.idle_seconds`` and the pattern
+    is found (``re.search``) in the last line of its output, cleaned of escape
+    sequences, the run is shown as ``waiting``. Full-screen agents redraw with
+    cursor moves, so look for text shown only while waiting (a footer hint, a
+    permission question) and allow for missing spaces (``\\s*``).
+
+    :param config: the repository's configuration.
+
+    Called in: the exec wrapper (main thread), once when the session starts.
+    Result: the first non-None result wins.
     """
 
 
@@ -153,10 +212,14 @@ def pirun_input_prompt(config: Config) -> str | None:
 def pirun_register_stores(register: Register) -> None:
     """Register status stores by name: ``register("json", factory)``.
 
-    Called once per process, the first time the kernel needs the store.
-    ``factory(config)`` returns a ``pirun.protocols.StatusStore``; it is called only
-    for the store that ``store:`` names (default ``json``). Every implementation is
-    called.
+    :param register: ``register(name, factory)``; ``factory(config)`` returns a
+        ``pirun.api.StatusStore``. It is called only for the store ``store:`` names
+        (default ``json``). Several processes use the store at once: its ``update``
+        must be atomic across them.
+
+    Called in: the CLI process and the exec wrapper, the first time the store is
+    needed. The store object is then used from a batch's start threads too.
+    Result: none; every implementation is called.
     """
 
 
@@ -165,41 +228,74 @@ def pirun_register_stores(register: Register) -> None:
 
 @hookspec
 def pirun_session_started(config: Config, issue: Issue, workspace: Workspace, session: str) -> None:
-    """Called after an issue's session has started and its status is ``running``."""
+    """An issue's session has started and its status is ``running``.
+
+    :param config: the repository's configuration.
+    :param issue: the issue started.
+    :param workspace: its worktree and branch.
+    :param session: the session's name in the backend.
+
+    Called in: the CLI process (in a start thread during ``pirun batch``).
+    Result: none.
+    """
 
 
 @hookspec
 def pirun_session_finished(
     config: Config, record: StatusRecord, outcome: Outcome, workspace: Workspace | None
 ) -> None:
-    """Called once when an issue's status turns ``complete`` or ``error``.
+    """An issue's status turned ``complete`` or ``error``; called once per run.
 
-    ``record.title`` is the issue's title; ``workspace`` its worktree and branch
-    (None if it is gone).
+    :param config: the repository's configuration.
+    :param record: the final record; ``record.title`` is the issue's title.
+    :param outcome: how the run ended and who decided (``outcome.source``).
+    :param workspace: the issue's worktree and branch, or None if it is gone.
 
-    Called in whichever process saw the outcome first (the exec wrapper, a
-    ``pirun`` command noticing a vanished session, a batch enforcing a timeout).
+    Called in: whichever process saw the outcome first: the exec wrapper (most
+    runs), a ``pirun`` command noticing a vanished session, a batch enforcing its
+    timeout (main thread).
+    Result: none.
     """
 
 
 @hookspec
 def pirun_session_waiting(config: Config, record: StatusRecord, last_line: str) -> None:
-    """Called when an agent has been quiet for ``detect.idle_seconds`` and its last
-    output line looks like its input prompt: the run needs a person.
+    """The agent has been quiet for ``detect.idle_seconds`` and its last output line
+    looks like its input prompt: the run needs a person.
 
-    Called by the exec wrapper, once per quiet spell (the status turns ``waiting``
-    and back to ``running`` when output resumes).
+    :param config: the repository's configuration.
+    :param record: the issue's record, now ``waiting``.
+    :param last_line: the agent's last output line, escape sequences removed.
+
+    Called in: the exec wrapper, once per quiet spell (the status turns
+    ``waiting``, and back to ``running`` when output resumes).
+    Result: none.
     """
 
 
 @hookspec
-def pirun_session_cleaned(config: Config, issue: int, removed: list[str]) -> None:
-    """Called after ``pirun cleanup`` removed an issue's session, worktree or status."""
+def pirun_session_cleaned(config: Config, issue: str, removed: list[str]) -> None:
+    """``pirun cleanup`` removed an issue's session, worktree or status record.
+
+    :param config: the repository's configuration.
+    :param issue: the issue's key.
+    :param removed: what was removed, e.g. ``["session pi-issue-4", "status record"]``.
+
+    Called in: the CLI process (main thread).
+    Result: none.
+    """
 
 
 @hookspec
 def pirun_batch_finished(config: Config, results: list[StatusRecord]) -> None:
-    """Called at the end of ``pirun batch`` with every issue's final record."""
+    """``pirun batch`` is over (also when Ctrl-C cut it short).
+
+    :param config: the repository's configuration.
+    :param results: every issue's final record; issues that never started have none.
+
+    Called in: the CLI process (main thread), after the summary is printed.
+    Result: none.
+    """
 
 
 # -- command line ----------------------------------------------------------------------
@@ -207,4 +303,12 @@ def pirun_batch_finished(config: Config, results: list[StatusRecord]) -> None:
 
 @hookspec
 def pirun_register_commands(app: typer.Typer) -> None:
-    """Add subcommands to the ``pirun`` typer app. Called once at start-up."""
+    """Add subcommands to the ``pirun`` typer app.
+
+    :param app: the ``pirun`` app; get the runtime inside a command with
+        ``pirun.api.runtime_of(ctx)``.
+
+    Called in: the CLI process, once at start-up, before arguments are parsed
+    (also when the repository's configuration is broken).
+    Result: none.
+    """

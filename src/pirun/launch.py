@@ -19,6 +19,7 @@ from pirun.errors import (
     SessionExists,
     os_error_reason,
 )
+from pirun.keys import display_key
 from pirun.model import (
     PROMPT_FILE,
     Issue,
@@ -52,11 +53,6 @@ def limit_message(rt: Runtime, active: list[StatusRecord]) -> str:
     return "\n".join(lines)
 
 
-def os_reason(exc: OSError) -> str:
-    reason = os_error_reason(exc)
-    return f"{reason}: {exc.filename}" if exc.filename else reason
-
-
 def free_port(taken: set[int]) -> int:
     """A TCP port free now and not handed to another running session (which may not
     have bound it yet)."""
@@ -71,7 +67,7 @@ def free_port(taken: set[int]) -> int:
 def _reserve(rt: Runtime, issue: Issue, options: LaunchOptions) -> StatusRecord:
     """Check session and limit, and claim the slot, atomically across processes."""
     config = rt.config
-    session = config.session_name(issue.number)
+    session = config.session_name(issue.key)
     with rt.lock("sessions"):
         active = active_records(rt)
         if rt.backend.exists(session):
@@ -79,7 +75,7 @@ def _reserve(rt: Runtime, issue: Issue, options: LaunchOptions) -> StatusRecord:
                 raise SessionExists(
                     f"session {session} already exists (use --force to replace it)"
                 )
-            record_outcome(rt, issue.number, Outcome.error("replaced by a new run", "force"))
+            record_outcome(rt, issue.key, Outcome.error("replaced by a new run", "force"))
             rt.backend.kill(session)
         elif (
             config.max_concurrent
@@ -87,17 +83,18 @@ def _reserve(rt: Runtime, issue: Issue, options: LaunchOptions) -> StatusRecord:
             and len(active) >= config.max_concurrent
         ):
             raise ConcurrencyLimitReached(limit_message(rt, active))
-        starting = starting_path(rt, issue.number)
+        starting = starting_path(rt, issue.key)
         try:
             config.run_dir.mkdir(parents=True, exist_ok=True)
             starting.write_text(this_process())
         except OSError as exc:
             with contextlib.suppress(OSError):
                 starting.unlink()
-            raise PirunError(f"cannot start issue #{issue.number}: {os_reason(exc)}") from None
+            reason = os_error_reason(exc, with_path=True)
+            raise PirunError(f"cannot start issue {display_key(issue.key)}: {reason}") from None
         port = free_port({r.port for r in active if r.port is not None})
         record = StatusRecord(
-            issue=issue.number,
+            issue=issue.key,
             status=Status.RUNNING,
             session=session,
             started_at=utc_now(),
@@ -106,7 +103,7 @@ def _reserve(rt: Runtime, issue: Issue, options: LaunchOptions) -> StatusRecord:
             port=port,
         )
         rt.store.put(record)
-        forget_cleaned(rt, issue.number)
+        forget_cleaned(rt, issue.key)
     return record
 
 
@@ -121,7 +118,8 @@ def _failing_records_error(rt: Runtime, record: StatusRecord) -> Iterator[None]:
         raise
     except OSError as exc:
         # A full disk, a worktree removed under us: one line, not a traceback.
-        message = f"cannot start issue #{record.issue}: {os_reason(exc)}"
+        reason = os_error_reason(exc, with_path=True)
+        message = f"cannot start issue {display_key(record.issue)}: {reason}"
         record_outcome(rt, record.issue, Outcome.error(message, "launch"), run_id=record.run_id)
         raise PirunError(message) from None
     except BaseException:
@@ -159,7 +157,7 @@ def launch(rt: Runtime, issue: Issue, options: LaunchOptions) -> StatusRecord:
         if blockers:
             listing = "\n".join(f"  {blocker.describe()}" for blocker in blockers)
             raise BlockedError(
-                f"Issue #{issue.number} has open blockers "
+                f"Issue {display_key(issue.key)} has open blockers "
                 f"(use --ignore-blockers to start anyway):\n{listing}"
             )
     config = rt.config
@@ -172,12 +170,12 @@ def launch(rt: Runtime, issue: Issue, options: LaunchOptions) -> StatusRecord:
         )
         if not argv:
             raise ConfigError("no agent command: set agent.preset or agent.command")
-        log_file = config.log_path(issue.number)
+        log_file = config.log_path(issue.key)
         config.log_dir.mkdir(parents=True, exist_ok=True)
         _rotate_log(log_file)
-        config.exit_path(issue.number).unlink(missing_ok=True)
+        config.exit_path(issue.key).unlink(missing_ok=True)
         env = {
-            "PIRUN_ISSUE": str(issue.number),
+            "PIRUN_ISSUE": issue.key,
             "PIRUN_BRANCH": workspace.branch,
             "PIRUN_WORKTREE": str(workspace.path),
             "PIRUN_SESSION": record.session,
@@ -186,18 +184,18 @@ def launch(rt: Runtime, issue: Issue, options: LaunchOptions) -> StatusRecord:
         }
         spec = RunSpec(
             repo=str(config.root),
-            issue=issue.number,
+            issue=issue.key,
             session=record.session,
             run_id=record.run_id or "",
             argv=list(argv),
             cwd=str(workspace.path),
             prompt_file=str(prompt_file),
             log_file=str(log_file),
-            exit_file=str(config.exit_path(issue.number)),
+            exit_file=str(config.exit_path(issue.key)),
             env=env,
             timeout=options.timeout,
         )
-        spec_path = config.run_spec_path(issue.number)
+        spec_path = config.run_spec_path(issue.key)
         spec.write(spec_path)
         rt.backend.start(
             SessionSpec(

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from pirun.atomic import write_text
+from pirun.keys import display_key, json_key
 
 
 class JsonFile:
@@ -29,20 +30,6 @@ class JsonFile:
 PROMPT_FILE = ".pirun-prompt.md"
 
 
-@dataclass(frozen=True, order=True)
-class IssueRef:
-    """An issue anywhere: `repo` is "" for the configured repository, else "owner/name".
-
-    Keying blockers by repository and number keeps `#7` here and `other/repo#7` apart.
-    """
-
-    repo: str
-    number: int
-
-    def __str__(self) -> str:
-        return f"{self.repo}#{self.number}" if self.repo else f"#{self.number}"
-
-
 class IssueState(StrEnum):
     OPEN = "open"
     CLOSED = "closed"
@@ -52,17 +39,20 @@ class IssueState(StrEnum):
 class Blocker:
     """An issue that blocks another, as the tracker reported it."""
 
-    ref: IssueRef
+    key: str
     title: str = ""
     state: IssueState = IssueState.OPEN
 
     def describe(self) -> str:
-        return f"{self.ref}: {self.title} ({self.state.value.upper()})"
+        return f"{display_key(self.key)}: {self.title} ({self.state.value.upper()})"
 
 
 @dataclass(frozen=True)
 class Issue:
-    ref: IssueRef
+    """One issue as its tracker reported it. `key` is the tracker's name for it
+    (see `pirun.keys`); blockers in other projects carry their own keys."""
+
+    key: str
     title: str
     body: str = ""
     state: IssueState = IssueState.OPEN
@@ -70,12 +60,8 @@ class Issue:
     labels: tuple[str, ...] = ()
     blocked_by: tuple[Blocker, ...] = ()
 
-    @property
-    def number(self) -> int:
-        return self.ref.number
-
     def as_blocker(self) -> Blocker:
-        return Blocker(self.ref, self.title, self.state)
+        return Blocker(self.key, self.title, self.state)
 
 
 class Status(StrEnum):
@@ -97,7 +83,7 @@ def utc_now() -> str:
 class StatusRecord:
     """One issue's state, as stored by the status store."""
 
-    issue: int
+    issue: str
     status: Status
     session: str
     timestamp: str = field(default_factory=utc_now)
@@ -112,7 +98,7 @@ class StatusRecord:
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
-            "issue": self.issue,
+            "issue": json_key(self.issue),
             "status": self.status.value,
             "session": self.session,
             "timestamp": self.timestamp,
@@ -132,7 +118,7 @@ class StatusRecord:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StatusRecord:
         return cls(
-            issue=int(data["issue"]),
+            issue=str(data["issue"]),
             status=Status(data["status"]),
             session=str(data.get("session", "")),
             timestamp=str(data.get("timestamp", "")),
@@ -173,7 +159,7 @@ class Outcome:
 class Workspace:
     """The git worktree an issue's agent works in."""
 
-    issue: int
+    issue: str
     path: Path
     branch: str
 

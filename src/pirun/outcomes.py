@@ -8,12 +8,13 @@ import json
 from pathlib import Path
 
 from pirun.atomic import write_text
+from pirun.keys import key_name
 from pirun.model import Outcome, Status, StatusRecord, utc_now
 from pirun.runtime import Runtime
 
 
 def record_outcome(
-    rt: Runtime, issue: int, outcome: Outcome, run_id: str | None = None
+    rt: Runtime, issue: str, outcome: Outcome, run_id: str | None = None
 ) -> StatusRecord | None:
     """Turn a running record final and fire `pirun_session_finished`.
 
@@ -52,8 +53,8 @@ def record_outcome(
 # the issue starts again.
 
 
-def cleaned_path(rt: Runtime, issue: int) -> Path:
-    return rt.config.run_dir / "cleaned" / f"{issue}.json"
+def cleaned_path(rt: Runtime, issue: str) -> Path:
+    return rt.config.run_dir / "cleaned" / f"{key_name(issue)}.json"
 
 
 def keep_cleaned(rt: Runtime, record: StatusRecord) -> None:
@@ -64,7 +65,7 @@ def keep_cleaned(rt: Runtime, record: StatusRecord) -> None:
     write_text(cleaned_path(rt, record.issue), json.dumps(record.to_dict()))
 
 
-def cleaned_record(rt: Runtime, issue: int, run_id: str | None) -> StatusRecord | None:
+def cleaned_record(rt: Runtime, issue: str, run_id: str | None) -> StatusRecord | None:
     """The record cleanup removed for run `run_id` of `issue` (any run if None), as
     its watchers report it: a run removed while it was still running is an error."""
     try:
@@ -80,7 +81,7 @@ def cleaned_record(rt: Runtime, issue: int, run_id: str | None) -> StatusRecord 
     return record
 
 
-def forget_cleaned(rt: Runtime, issue: int) -> None:
+def forget_cleaned(rt: Runtime, issue: str) -> None:
     """A new run of `issue` starts: the last cleaned run's copy is nobody's any more."""
     with contextlib.suppress(OSError):
         cleaned_path(rt, issue).unlink(missing_ok=True)

@@ -11,6 +11,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from pirun.keys import display_key
 from pirun.render import human_age
 from pirun.scheduler import Item, ItemState
 from pirun.tables import Column, fitted_table, plain_columns
@@ -58,19 +59,19 @@ ITEM_COLUMNS = (
 
 
 def items_table(items: list[Item], width: int | None,
-                log_path: Callable[[int], Path] | None = None) -> Table:
+                log_path: Callable[[str], Path] | None = None) -> Table:
     """The batch as a table no wider than `width`: issue, layer, state and elapsed
     time whole; title and message (or, while running, the last output) cut to fit."""
     columns = list(ITEM_COLUMNS)
     if log_path is not None:
         columns[-1] = Column("Last output", give_way=2, min_width=16)
-    rows = []
+    rows: list[list[str | Text]] = []
     for item in items:
         detail = item.message
         if log_path is not None and item.state is ItemState.RUNNING:
-            detail = last_log_line(log_path(item.number))
+            detail = last_log_line(log_path(item.key))
         rows.append([
-            f"#{item.number}",
+            display_key(item.key),
             Text(item.issue.title),
             str(item.layer),
             Text(item.state.value, style=STATE_STYLES[item.state]),
@@ -89,7 +90,7 @@ PLAIN_COLUMNS = (
 def plain_items(items: list[Item]) -> list[str]:
     """The summary for pipes and logs: aligned columns, no box drawing, no truncation."""
     rows = [
-        [f"#{item.number}", str(item.layer), item.state.value, _elapsed(item),
+        [display_key(item.key), str(item.layer), item.state.value, _elapsed(item),
          item.issue.title + (f" - {item.message}" if item.message else "")]
         for item in items
     ]
@@ -100,7 +101,7 @@ class LiveProgress:
     """Live table; redraws at most a few times a second whatever the event rate."""
 
     def __init__(self, console: Console, items: Callable[[], list[Item]],
-                 log_path: Callable[[int], Path]) -> None:
+                 log_path: Callable[[str], Path]) -> None:
         self.items = items
         self.log_path = log_path
         # Transient: the summary printed after the run replaces the live table.
@@ -144,7 +145,7 @@ class LineProgress:
         detail = f" ({item.message})" if item.message else ""
         elapsed = f" after {_elapsed(item)}" if item.state.is_final and item.started else ""
         self.console.print(
-            f"[{stamp}] #{item.number} {item.state.value}{elapsed}{detail}",
+            f"[{stamp}] {display_key(item.key)} {item.state.value}{elapsed}{detail}",
             markup=False, highlight=False,
         )
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import builtins
 import re
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 from pirun.errors import BackendError
-from pirun.model import Issue, IssueRef, Outcome, SessionSpec, StatusRecord, Workspace
+from pirun.model import Issue, Outcome, SessionSpec, StatusRecord, Workspace
 
 # Session names become file names (the process backend) and tmux targets: no path
 # separators, no dots, nothing a shell or tmux would give a meaning to.
@@ -57,14 +58,21 @@ class Tracker(Protocol):
 
     name: str
 
-    def fetch(self, refs: list[IssueRef]) -> list[Issue]:
-        """The issues named by `refs`, in as few requests as it can. An issue that
-        does not exist is left out (or raises IssueNotFound); refs to projects this
-        tracker cannot answer for are left out too."""
+    def parse_key(self, text: str) -> str | None:
+        """The key `text` names, in this tracker's one spelling, or None when `text`
+        is not a key of this tracker. GitHub: `42`, `#42` and `owner/name#42` of
+        its own repository are all `42`; `other/repo#7` stays itself. Jira:
+        `proj-123` is `PROJ-123`.
 
-    def own_repo(self) -> str | None:
-        """This tracker's own repository as "owner/name", so that `owner/name#12`
-        there is the same issue as `#12`; None for trackers without one."""
+        Called for what a person types and for blocker references found in text,
+        before anything is fetched: no requests. Must be idempotent
+        (`parse_key(parse_key(t)) == parse_key(t)`)."""
+
+    def fetch(self, keys: list[str]) -> list[Issue]:
+        """The issues named by `keys` (already parsed), in as few requests as it
+        can, each with `Issue.key` equal to the key asked for. An issue that does
+        not exist is left out (or raises IssueNotFound); keys of projects this
+        tracker cannot answer for are left out too."""
 
     def close(self) -> None:
         """Release connections; called when the runtime is done with the tracker."""
@@ -74,13 +82,13 @@ class Tracker(Protocol):
 class StatusStore(Protocol):
     """One status record per issue of this repository."""
 
-    def get(self, issue: int) -> StatusRecord | None: ...
+    def get(self, issue: str) -> StatusRecord | None: ...
 
     def put(self, record: StatusRecord) -> None:
         """Write atomically: readers see the old record or the new one, never half of it."""
 
     def update(
-        self, issue: int, change: Callable[[StatusRecord | None], StatusRecord | None]
+        self, issue: str, change: Callable[[StatusRecord | None], StatusRecord | None]
     ) -> StatusRecord | None:
         """Read, apply `change` and write its result (None: leave as is), under a lock.
 
@@ -89,7 +97,7 @@ class StatusStore(Protocol):
 
     def list(self) -> list[StatusRecord]: ...
 
-    def delete(self, issue: int) -> None: ...
+    def delete(self, issue: str) -> None: ...
 
 
 @runtime_checkable
@@ -99,11 +107,13 @@ class WorkspaceManager(Protocol):
     def create(self, issue: Issue, base: str | None, force: bool) -> Workspace:
         """Make a fresh workspace on a new branch from `base` (None: the default branch)."""
 
-    def find(self, issue: int) -> Workspace | None: ...
+    def find(self, issue: str) -> Workspace | None: ...
 
     def list(self) -> list[Workspace]: ...
 
-    def remove(self, workspace: Workspace, force: bool, delete_branch: bool) -> list[str]:
+    def remove(
+        self, workspace: Workspace, force: bool, delete_branch: bool
+    ) -> builtins.list[str]:
         """Remove it; returns what was removed. Refuses (WorkspaceError) to drop
         uncommitted changes or unmerged commits unless `force`."""
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.console import Console
 
+from pirun.keys import display_key
 from pirun.model import StatusRecord
 
 stdout = Console(highlight=False, soft_wrap=True)
@@ -33,4 +34,4 @@ def print_json(data: Any) -> None:
 
 
 def status_line(record: StatusRecord) -> str:
-    return f"Issue #{record.issue}: {record.status.value}"
+    return f"Issue {display_key(record.issue)}: {record.status.value}"

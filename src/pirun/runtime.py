@@ -12,8 +12,15 @@ import filelock
 import pluggy
 
 from pirun.config import Config, build_config, find_repo_root, read_raw_config
-from pirun.errors import ConfigError, IssueNotFound, LockBusy, PirunError, os_error_reason
-from pirun.model import Issue, IssueRef
+from pirun.errors import (
+    ConfigError,
+    IssueNotFound,
+    LockBusy,
+    PirunError,
+    UsageError,
+    os_error_reason,
+)
+from pirun.model import Issue
 from pirun.plugin import load_plugins, new_plugin_manager
 from pirun.protocols import SessionBackend, StatusStore, Tracker, WorkspaceManager
 from pirun.registry import Registry, collect
@@ -23,7 +30,7 @@ from pirun.registry import Registry, collect
 class Runtime:
     config: Config
     pm: pluggy.PluginManager
-    _issues: dict[IssueRef, Issue] = field(default_factory=dict)
+    _issues: dict[str, Issue] = field(default_factory=dict)
 
     @classmethod
     def load(
@@ -79,33 +86,42 @@ class Runtime:
             raise ConfigError("no workspace plugin is loaded (see `pirun plugins`)")
         return manager
 
-    @cached_property
-    def tracker_repo(self) -> str | None:
-        """The tracker's own repository (owner/name), or None for trackers without one."""
-        repo = self.tracker.own_repo()
-        return repo.lower() if repo else None
+    def parse_key(self, text: str) -> str | None:
+        """`text` as one of the tracker's keys, or None when it is not one."""
+        return self.tracker.parse_key(text.strip())
 
-    def local_ref(self, ref: IssueRef) -> IssueRef:
-        """`ref`, with the tracker's own repository spelled as this repository ("")."""
-        if ref.repo and self.tracker_repo and ref.repo.lower() == self.tracker_repo:
-            return IssueRef("", ref.number)
-        return ref
+    def require_key(self, text: str) -> str:
+        """`text` as one of the tracker's keys; UsageError naming the tracker if not."""
+        key = self.parse_key(text)
+        if key is None:
+            raise UsageError(f"not an issue key of the {self.tracker.name} tracker: {text!r}")
+        return key
 
-    def fetch_issues(self, refs: Iterable[IssueRef]) -> dict[IssueRef, Issue]:
-        """Issues by ref, each fetched at most once per process."""
-        wanted = list(dict.fromkeys(refs))
-        missing = [ref for ref in wanted if ref not in self._issues]
+    def issue_of_session(self, name: str) -> str | None:
+        """The issue whose session `name` is, or None when the session is not pirun's.
+
+        A name is `<prefix>-issue-<key_name(key)>` for a key of the tracker
+        (`parse_key(key) == key`). Any name is some text's safe name, so the tracker's
+        word is what tells a session that merely shares the prefix (`pi-issue-7-notes`,
+        `pi-issue-007`) from one pirun started; stopping it would end someone else's.
+        """
+        key = self.config.issue_of_session(name)
+        return key if key is not None and self.parse_key(key) == key else None
+
+    def fetch_issues(self, keys: Iterable[str]) -> dict[str, Issue]:
+        """Issues by key, each fetched at most once per process."""
+        wanted = list(dict.fromkeys(keys))
+        missing = [key for key in wanted if key not in self._issues]
         if missing:
             for issue in self.tracker.fetch(missing):
-                self._issues[issue.ref] = issue
-        return {ref: self._issues[ref] for ref in wanted if ref in self._issues}
+                self._issues[issue.key] = issue
+        return {key: self._issues[key] for key in wanted if key in self._issues}
 
-    def fetch_issue(self, number: int) -> Issue:
-        ref = IssueRef("", number)
-        issues = self.fetch_issues([ref])
-        if ref not in issues:
-            raise IssueNotFound(number)
-        return issues[ref]
+    def fetch_issue(self, key: str) -> Issue:
+        issues = self.fetch_issues([key])
+        if key not in issues:
+            raise IssueNotFound(key)
+        return issues[key]
 
     @contextmanager
     def lock(self, name: str, timeout: float = 30.0) -> Iterator[None]:

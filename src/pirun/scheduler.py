@@ -19,8 +19,9 @@ import structlog
 
 from pirun.errors import ConcurrencyLimitReached, PirunError
 from pirun.graph import Plan
+from pirun.keys import display_key, json_key, sort_key
 from pirun.launch import LaunchOptions, launch
-from pirun.model import Blocker, Issue, IssueRef, IssueState, Outcome, Status, StatusRecord
+from pirun.model import Blocker, Issue, IssueState, Outcome, Status, StatusRecord
 from pirun.outcomes import cleaned_record, record_outcome
 from pirun.runtime import Runtime
 from pirun.sessions import reconcile
@@ -60,8 +61,8 @@ class Item:
     run_id: str | None = None
 
     @property
-    def number(self) -> int:
-        return self.issue.number
+    def key(self) -> str:
+        return self.issue.key
 
     def elapsed(self, now: float | None = None) -> float | None:
         if self.started is None:
@@ -70,7 +71,7 @@ class Item:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "issue": self.number,
+            "issue": json_key(self.key),
             "title": self.issue.title,
             "layer": self.layer,
             "state": self.state.value,
@@ -102,18 +103,18 @@ Observer = Callable[[Item | None], None]
 class Scheduler:
     rt: Runtime
     plan: Plan
-    issues: dict[IssueRef, Issue]
-    outside_blockers: dict[IssueRef, list[Blocker]]
+    issues: dict[str, Issue]
+    outside_blockers: dict[str, list[Blocker]]
     options: BatchOptions
     observer: Observer = lambda item: None
-    items: dict[IssueRef, Item] = field(init=False)
+    items: dict[str, Item] = field(init=False)
     stopped_by: Item | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.items = {
-            ref: Item(self.issues[ref], layer)
-            for layer, refs in enumerate(self.plan.layers)
-            for ref in refs
+            key: Item(self.issues[key], layer)
+            for layer, keys in enumerate(self.plan.layers)
+            for key in keys
         }
 
     # -- state changes ------------------------------------------------------------------
@@ -125,16 +126,16 @@ class Scheduler:
             item.started = item.started or time.time()
         elif state.is_final and item.started is not None:
             item.finished = time.time()
-        log.info("issue state", issue=item.number, state=state.value, message=message or None)
+        log.info("issue state", issue=item.key, state=state.value, message=message or None)
         self.observer(item)
 
     def _fail(self, item: Item, message: str) -> None:
         self._set(item, ItemState.ERROR, message)
-        for ref in sorted(self.plan.dependents(item.issue.ref)):
-            dependent = self.items[ref]
+        for key in sorted(self.plan.dependents(item.issue.key), key=sort_key):
+            dependent = self.items[key]
             if dependent.state is ItemState.PENDING:
                 self._set(
-                    dependent, ItemState.SKIPPED, f"blocked by #{item.number} (error)"
+                    dependent, ItemState.SKIPPED, f"blocked by {display_key(item.key)} (error)"
                 )
         if not self.options.continue_on_error and self.stopped_by is None:
             self.stopped_by = item
@@ -147,7 +148,7 @@ class Scheduler:
         reconcile(self.rt)
         live = set(self.rt.backend.list(self.rt.config.prefix))
         for item in self.items.values():
-            record = self.rt.store.get(item.number)
+            record = self.rt.store.get(item.key)
             if record is None:
                 continue
             if record.status is Status.COMPLETE:
@@ -162,15 +163,18 @@ class Scheduler:
     def _skip_outside_blocked(self) -> None:
         if self.options.ignore_blockers:
             return
-        for ref, blockers in self.outside_blockers.items():
-            item = self.items[ref]
+        for key, blockers in self.outside_blockers.items():
+            item = self.items[key]
             open_ = [b for b in blockers if b.state is IssueState.OPEN]
             if open_ and item.state is ItemState.PENDING:
-                names = ", ".join(f"{b.ref} (OPEN)" for b in open_)
+                names = ", ".join(f"{display_key(b.key)} (OPEN)" for b in open_)
                 self._set(item, ItemState.SKIPPED, f"blocked by {names}")
-                for dep in sorted(self.plan.dependents(ref)):
+                for dep in sorted(self.plan.dependents(key), key=sort_key):
                     if self.items[dep].state is ItemState.PENDING:
-                        self._set(self.items[dep], ItemState.SKIPPED, f"blocked by #{item.number}")
+                        self._set(
+                            self.items[dep], ItemState.SKIPPED,
+                            f"blocked by {display_key(item.key)}",
+                        )
 
     def _ready(self) -> list[Item]:
         if self.stopped_by is not None:
@@ -185,7 +189,7 @@ class Scheduler:
             for item in pending
             if all(
                 self.items[blocker].state is ItemState.COMPLETE
-                for blocker in self.plan.blockers[item.issue.ref]
+                for blocker in self.plan.blockers[item.issue.key]
             )
         ]
 
@@ -201,12 +205,12 @@ class Scheduler:
         live table) only ever runs there.
         """
         rt = self.rt
-        record = rt.store.get(item.number)
+        record = rt.store.get(item.key)
         try:
             # Only a retry has a worktree to look for (`find` lists every worktree,
             # a git call per issue started otherwise).
             workspace = (
-                rt.workspaces.find(item.number)
+                rt.workspaces.find(item.key)
                 if record is not None and record.status.is_final
                 else None
             )
@@ -256,10 +260,10 @@ class Scheduler:
         """Read the records of running items; enforce the timeout as a safety net."""
         now = time.time()
         for item in self._running():
-            record = self.rt.store.get(item.number)
+            record = self.rt.store.get(item.key)
             if record is None:
                 # Removed by `pirun cleanup`, which kept the outcome first.
-                record = cleaned_record(self.rt, item.number, item.run_id)
+                record = cleaned_record(self.rt, item.key, item.run_id)
             if record is not None and record.status is Status.COMPLETE:
                 self._set(item, ItemState.COMPLETE)
             elif record is not None and record.status is Status.ERROR:
@@ -270,7 +274,7 @@ class Scheduler:
                 # The wrapper enforces the timeout itself; this catches a wrapper that
                 # cannot (stuck, or killed without its session going away).
                 message = f"timed out after {self.options.timeout:g} s"
-                record_outcome(self.rt, item.number, Outcome.error(message, "timeout"))
+                record_outcome(self.rt, item.key, Outcome.error(message, "timeout"))
                 self.rt.backend.kill(record.session)
                 self._fail(item, message)
 
@@ -280,7 +284,8 @@ class Scheduler:
         for item in self.items.values():
             if item.state is ItemState.PENDING:
                 self._set(
-                    item, ItemState.SKIPPED, f"not started: #{self.stopped_by.number} failed"
+                    item, ItemState.SKIPPED,
+                    f"not started: {display_key(self.stopped_by.key)} failed",
                 )
 
     def run(self) -> list[Item]:

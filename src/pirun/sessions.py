@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from pirun import procfs
+from pirun.keys import json_key, key_from_name, key_name, sort_key
 from pirun.model import Outcome, StatusRecord
 from pirun.outcomes import record_outcome
 from pirun.runtime import Runtime
@@ -14,8 +15,8 @@ from pirun.runtime import Runtime
 SESSION_VANISHED = "session vanished"
 
 
-def starting_path(rt: Runtime, issue: int) -> Path:
-    return rt.config.run_dir / f"issue-{issue}.starting"
+def starting_path(rt: Runtime, issue: str) -> Path:
+    return rt.config.run_dir / f"issue-{key_name(issue)}.starting"
 
 
 def this_process() -> str:
@@ -26,7 +27,7 @@ def this_process() -> str:
     return f"{me.pid} {me.start_time}" if me is not None else str(os.getpid())
 
 
-def is_starting(rt: Runtime, issue: int) -> bool:
+def is_starting(rt: Runtime, issue: str) -> bool:
     """True while some pirun process is between reserving a slot and starting the
     session (the workspace may take a while: fetch, copy, setup commands).
 
@@ -41,7 +42,9 @@ def is_starting(rt: Runtime, issue: int) -> bool:
     if start is not None:
         # Dead, a zombie, or its pid reused by a newer process: not starting.
         return procfs.is_alive(procfs.ProcId(pid, start))
-    # Written where /proc was not readable: the pid alone is all there is.
+    # Written where /proc was not readable: the pid alone is all there is, which
+    # procfs.is_alive cannot judge (it needs the start time), and a reused pid
+    # reads as still starting.
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -75,10 +78,10 @@ def active_records(rt: Runtime) -> list[StatusRecord]:
     starting = {issue for issue in _starting_files(rt) if is_starting(rt, issue)}
     live = set(rt.backend.list(rt.config.prefix))
     live_issues = {
-        issue for name in live if (issue := rt.config.issue_of_session(name)) is not None
+        issue for name in live if (issue := rt.issue_of_session(name)) is not None
     }
     active = []
-    for issue in sorted(starting | live_issues):
+    for issue in sorted(starting | live_issues, key=sort_key):
         record = rt.store.get(issue)
         if record is None or record.status.is_final:
             continue
@@ -87,13 +90,13 @@ def active_records(rt: Runtime) -> list[StatusRecord]:
     return active
 
 
-def _starting_files(rt: Runtime) -> list[int]:
+def _starting_files(rt: Runtime) -> list[str]:
     """Issues with a starting file, whether or not its process is still alive."""
     issues = []
     for path in rt.config.run_dir.glob("issue-*.starting"):
-        number = path.name.removeprefix("issue-").removesuffix(".starting")
-        if number.isdigit():
-            issues.append(int(number))
+        key = key_from_name(path.name.removeprefix("issue-").removesuffix(".starting"))
+        if key is not None:
+            issues.append(key)
     return issues
 
 
@@ -126,16 +129,16 @@ def session_rows(rt: Runtime) -> list[dict[str, Any]]:
     sessions = {
         issue: name for name in rt.backend.list(config.prefix)
         # None: someone else's session that merely starts with the prefix
-        if (issue := config.issue_of_session(name)) is not None
+        if (issue := rt.issue_of_session(name)) is not None
     }
     rows = []
-    for issue, name in sorted(sessions.items()):
+    for issue, name in sorted(sessions.items(), key=lambda item: sort_key(item[0])):
         record = records.get(name)
         workspace = workspaces.get(issue)
         rows.append(
             {
                 "session": name,
-                "issue": issue,
+                "issue": json_key(issue),
                 "worktree": config.relative(workspace.path) if workspace else None,
                 "branch": workspace.branch if workspace else None,
                 "status": record.status.value if record else "unknown",
@@ -145,11 +148,11 @@ def session_rows(rt: Runtime) -> list[dict[str, Any]]:
     return rows
 
 
-def stop_issue(rt: Runtime, number: int, reason: str = "stopped by user") -> bool:
+def stop_issue(rt: Runtime, key: str, reason: str = "stopped by user") -> bool:
     """Record the stop, then end the session; True if a session was running."""
-    record = rt.store.get(number)
-    record_outcome(rt, number, Outcome.error(reason, "stop"), record.run_id if record else None)
-    name = rt.config.session_name(number)
+    record = rt.store.get(key)
+    record_outcome(rt, key, Outcome.error(reason, "stop"), record.run_id if record else None)
+    name = rt.config.session_name(key)
     alive = rt.backend.exists(name)
     if alive:
         rt.backend.kill(name)

@@ -47,7 +47,7 @@ TAIL_BYTES = 2048
 @dataclass(frozen=True)
 class RunSpec(JsonFile):
     repo: str
-    issue: int
+    issue: str
     session: str
     run_id: str
     argv: list[str]

@@ -23,6 +23,16 @@ from pirun import procfs
 ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|\+00:00)")
 DEMO_ENV = {"PIRUN_DEMO_DELAY": "0.2"}
 
+#: An issue as the tests name it: a number, or a name key such as "PROJ-1" (the
+#: local tracker's file `.pirun/issues/PROJ-1.md`). Either is used as is in file
+#: and session names: numbers and such names are their own safe names.
+Key = int | str
+
+
+def shown(issue: Key) -> str:
+    """An issue as pirun shows it: `#42` for a number, the key otherwise."""
+    return f"#{issue}" if str(issue).isdigit() else str(issue)
+
 # The agent every test drives: `agent.py MODE ISSUE PROMPT_FILE [EXTRA...]`. OUT is
 # filled in when the script is written, so the agent reports to the test's tmp dir.
 AGENT_SOURCE = r'''
@@ -30,7 +40,10 @@ import json, os, subprocess, sys, time
 
 OUT = __OUT__
 mode, issue, prompt_file, *extra = sys.argv[1:]
-n = int(issue)
+# The issue key as pirun passes it: "42", or a name such as "PROJ-7".
+n = issue
+# Another issue's key, for the markers that must not count.
+other = str(int(n) + 1) if n.isdigit() else f"{n}-2"
 if mode == "auto":
     # The issue body picks the behaviour: a line `agent-mode: NAME`.
     for line in open(prompt_file, encoding="utf-8"):
@@ -89,7 +102,7 @@ elif mode == "gate":
     out("line two")
     out("done")
 elif mode == "other-marker":
-    out(f"###TASK_COMPLETE_{n + 1}###")
+    out(f"###TASK_COMPLETE_{other}###")
     out(f"###TASK_COMPLETE_{n}0###")
     out(f"###TASK_ERROR_{n}1### not mine")
     sys.exit(5)
@@ -110,7 +123,7 @@ elif mode == "decoys-then-error":
     out("```")
     out(f"###TASK_COMPLETE_{n}###")
     out("```")
-    out(f"###TASK_COMPLETE_{n + 1}###")
+    out(f"###TASK_COMPLETE_{other}###")
     out(f"###TASK_ERROR_{n}### after the decoys")
     forever()
 elif mode == "echo":
@@ -151,10 +164,10 @@ class Agent:
     def command(self, mode: str, *extra: str) -> list[str]:
         return [sys.executable, str(self.script), mode, "{issue}", "{prompt_file}", *extra]
 
-    def open_gate(self, issue: int, name: str = "go") -> None:
+    def open_gate(self, issue: Key, name: str = "go") -> None:
         (self.out / f"{name}-{issue}").write_text("")
 
-    def pids(self, issue: int) -> list[tuple[int, int]]:
+    def pids(self, issue: Key) -> list[tuple[int, int]]:
         """(agent pid, wrapper pid) of each run of the issue, oldest first."""
         path = self.out / f"agent-{issue}.pids"
         if not path.exists():
@@ -163,13 +176,13 @@ class Agent:
             (int(a), int(b)) for a, b in (line.split() for line in path.read_text().splitlines())
         ]
 
-    def wait_pids(self, issue: int, count: int = 1) -> list[tuple[int, int]]:
+    def wait_pids(self, issue: Key, count: int = 1) -> list[tuple[int, int]]:
         return wait_for(lambda: (p := self.pids(issue)) and len(p) >= count and p,
-                        what=f"agent of issue #{issue} to start")
+                        what=f"agent of issue {shown(issue)} to start")
 
 
 def wait_for_status(
-    repo: Any, issue: int, statuses: str | tuple[str, ...], timeout: float = DEADLINE
+    repo: Any, issue: Key, statuses: str | tuple[str, ...], timeout: float = DEADLINE
 ) -> dict[str, Any]:
     """Poll the status record until its status is one of `statuses`; return it."""
     wanted = (statuses,) if isinstance(statuses, str) else statuses
@@ -180,23 +193,23 @@ def wait_for_status(
             last[0] = repo.status(issue)
         except json.JSONDecodeError as exc:
             # Records are replaced atomically: a reader never sees half of one.
-            raise AssertionError(f"torn status record for issue #{issue}: {exc}") from None
+            raise AssertionError(f"torn status record for issue {shown(issue)}: {exc}") from None
         return last[0] if last[0] and last[0]["status"] in wanted else None
 
     try:
-        return wait_for(check, timeout, what=f"issue #{issue} to be {'/'.join(wanted)}")
+        return wait_for(check, timeout, what=f"issue {shown(issue)} to be {'/'.join(wanted)}")
     except AssertionError as exc:
         raise AssertionError(f"{exc}; last record: {last[0]}") from None
 
 
-def wait_for_log(repo: Any, issue: int, text: str, timeout: float = DEADLINE) -> str:
+def wait_for_log(repo: Any, issue: Key, text: str, timeout: float = DEADLINE) -> str:
     path = repo.path / ".worktrees" / ".logs" / f"issue-{issue}.log"
 
     def check() -> str | None:
         data = path.read_text(errors="replace") if path.exists() else ""
         return data if text in data else None
 
-    return wait_for(check, timeout, what=f"{text!r} in the log of issue #{issue}")
+    return wait_for(check, timeout, what=f"{text!r} in the log of issue {shown(issue)}")
 
 
 def process_gone(pid: int) -> bool:
@@ -234,14 +247,14 @@ def worktree_dirs(repo: Any) -> list[Path]:
         if root.is_dir() else []
 
 
-def session_gone(backend_config: dict[str, Any], issue: int, wrapper_pid: int) -> bool:
+def session_gone(backend_config: dict[str, Any], issue: Key, wrapper_pid: int) -> bool:
     """Cheaper than `pirun list`: ask tmux, or look whether the wrapper still runs."""
     if backend_config["backend"] == "tmux":
         return f"pi-issue-{issue}" not in tmux_sessions(backend_config["tmux"]["socket_name"])
     return process_gone(wrapper_pid)
 
 
-def kill_session_externally(backend_config: dict[str, Any], issue: int, wrapper_pid: int) -> None:
+def kill_session_externally(backend_config: dict[str, Any], issue: Key, wrapper_pid: int) -> None:
     """End a session behind pirun's back: `tmux kill-session` on the private socket,
     or SIGKILL to the exec wrapper of a process-backend session."""
     if backend_config["backend"] == "tmux":

@@ -174,8 +174,15 @@ def test_hostile_issue_arguments(repo, pirun, tmp_path):
         "1 2",
         "#",
         "\u0661",  # ARABIC-INDIC DIGIT ONE: isdigit() but not an issue number
+        # Name keys: letters, digits and single dashes, ASCII only, nothing else.
+        "../PROJ-1",
+        "PROJ-1;id",
+        f"PROJ-1$(touch {tmp_path}/PWNED-arg)",
+        "PROJ--1",
+        "PROJ_1",
+        "\u041f\u0420\u041e\u0415\u041a\u0422-1",  # Cyrillic letters
     ):
         result = pirun("run", argument, "--no-attach")
-        assert_error(result, 3, "not an issue number")
+        assert_error(result, 3, f"not an issue key of the local tracker: {argument!r}")
     assert sorted(tmp_path.rglob("PWNED*")) == []
     assert not (repo.path / ".worktrees" / ".status").exists()

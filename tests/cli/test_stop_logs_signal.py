@@ -128,4 +128,5 @@ def test_signal_needs_an_issue_and_a_running_record(repo, pirun):
     assert_error(pirun("signal", "complete", env=env), 3, "no issue")
     assert_error(pirun("signal", "done", "--issue", "1"), 3, "complete or error")
     assert_error(pirun("signal", "complete", "--issue", "1"), 1, "no running session")
-    assert_error(pirun("signal", "error", "oops", "--issue", "x"), 3, "not an issue number")
+    assert_error(pirun("signal", "error", "oops", "--issue", "x"), 3,
+                 "not an issue key of the local tracker: 'x'")

@@ -110,12 +110,37 @@ def test_properties_and_dotted_get_read_the_values(tmp_path: Path) -> None:
         tmp_path, None, {"session": {"prefix": "ag"}, "worktree": {"dir": "wt"}}, []
     )
     assert config.prefix == "ag"
-    assert config.session_name(12) == "ag-issue-12"
-    assert config.issue_of_session("ag-issue-12") == 12
+    assert config.session_name("12") == "ag-issue-12"
+    assert config.issue_of_session("ag-issue-12") == "12"
     assert config.issue_of_session("pi-issue-12") is None
     assert config.status_dir == (tmp_path / "wt" / ".status").resolve()
     assert config.get("worktree.dir") == "wt"
     assert config.get("worktree.nope", "fallback") == "fallback"
+
+
+def test_names_derived_from_keys(tmp_path: Path) -> None:
+    config = build_config(tmp_path, None, {"session": {"prefix": "ag"}}, [])
+    # Numbers keep the seed's names.
+    assert config.log_path("12").name == "issue-12.log"
+    assert config.exit_path("12").name == "issue-12.exit"
+    assert config.signal_path("12").name == "issue-12.signal"
+    assert config.run_spec_path("12").name == "issue-12.json"
+    # Name keys appear as they are; anything else is escaped, reversibly.
+    for key, name in (("PROJ-1", "PROJ-1"), ("login-page", "login-page"),
+                      ("o/r#7", "o_2fr_237")):
+        assert config.session_name(key) == f"ag-issue-{name}"
+        assert config.issue_of_session(f"ag-issue-{name}") == key
+        assert config.log_path(key) == config.log_dir / f"issue-{name}.log"
+        assert config.exit_path(key) == config.log_dir / f"issue-{name}.exit"
+        assert config.signal_path(key) == config.run_dir / f"issue-{name}.signal"
+        assert config.run_spec_path(key) == config.run_dir / f"issue-{name}.json"
+
+
+@pytest.mark.parametrize("name", ["ag-issue-", "ag-issue-a b", "ag-issue--x", "ag-issue-x-",
+                                  "ag-issue-_zz", "ag-issue-a_", "ag-issue-PROJ-1.2"])
+def test_session_names_no_key_gives_are_no_issue(tmp_path: Path, name: str) -> None:
+    config = build_config(tmp_path, None, {"session": {"prefix": "ag"}}, [])
+    assert config.issue_of_session(name) is None
 
 
 def test_empty_config_file_means_defaults(tmp_path: Path) -> None:

@@ -47,7 +47,11 @@ def imported_modules(path: Path) -> set[str]:
 
 def source_files() -> list[tuple[Path, str]]:
     """Each source file of the kernel and bundled plugins, with the extra it may use."""
-    files = [(path, "") for path in (ROOT / "src" / "pirun").rglob("*.py")]
+    kernel = ROOT / "src" / "pirun"
+    files = [
+        (path, "testing" if path.is_relative_to(kernel / "testing") else "")
+        for path in kernel.rglob("*.py")
+    ]
     for plugin in sorted((ROOT / "plugins").glob("pirun_*")):
         extra = EXTRA_PLUGINS.get(plugin.name, "")
         files += [(path, extra) for path in plugin.rglob("*.py")]

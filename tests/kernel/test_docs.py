@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import runpy
 import tomllib
 from pathlib import Path
 
@@ -44,3 +45,21 @@ def test_plugin_guide_documents_every_hook() -> None:
     hooks = [name for name, _ in functions if name.startswith("pirun_")]
     assert hooks, "hookspecs declares no hooks"
     assert [hook for hook in hooks if f"`{hook}(" not in text] == []
+
+
+def test_hook_reference_is_the_one_generated_from_the_hookspecs() -> None:
+    namespace = runpy.run_path(str(DOCS / "hook_reference.py"))
+    text = (DOCS / "plugins.md").read_text()
+    assert namespace["hook_reference"]() in text, (
+        "docs/plugins.md is out of date: python docs/hook_reference.py prints the new reference"
+    )
+
+
+def test_every_hook_says_where_it_is_called_and_what_its_results_do() -> None:
+    for name, function in inspect.getmembers(hookspecs, inspect.isfunction):
+        if name.startswith("pirun_"):
+            doc = function.__doc__ or ""
+            assert "Called in:" in doc and "Result:" in doc, f"{name} lacks Called in/Result"
+            parameters = inspect.signature(function).parameters
+            missing = [p for p in parameters if f":param {p}:" not in doc]
+            assert not missing or name == "pirun_config_options", f"{name}: no :param for {missing}"

@@ -122,10 +122,10 @@ def _writer(repo_path: str, index: int, go: Any) -> None:
     random.Random(index).shuffle(issues)
     go.wait()
     for n in issues:
-        current = rt.store.get(n)
+        current = rt.store.get(str(n))
         outcome = (Outcome.complete("signal") if (index + n) % 2
                    else Outcome.error(f"writer {index}", "signal"))
-        record_outcome(rt, n, outcome, run_id=current.run_id if current else None)
+        record_outcome(rt, str(n), outcome, run_id=current.run_id if current else None)
     os._exit(0)
 
 

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.reliability
 BROKEN: dict[str, tuple[bytes, str]] = {
     "no front matter": (b"Just a body\n", "no front matter"),
     "unclosed": (b"---\ntitle: x\nbody\n", "no front matter"),
-    "bad yaml": (b"---\ntitle: [unclosed\n---\n", "front matter is not valid YAML (line 4)"),
+    "bad yaml": (b"---\ntitle: [unclosed\n---\n", "front matter is not valid YAML (line 3)"),
     "python tag": (b"---\ntitle: !!python/object/apply:os.system ['touch PWNED']\n---\n",
                    "front matter is not valid YAML"),
     "wrong type": (b"---\ntitle: [1, 2]\n---\n", "'title' must be a string, got list"),

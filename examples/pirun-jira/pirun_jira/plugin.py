@@ -7,6 +7,7 @@ Written against pirun's plugin API (`pirun.api`); all HTTP and data work is in
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from pirun.api import (
     Blocker,
@@ -15,6 +16,7 @@ from pirun.api import (
     Issue,
     IssueState,
     Option,
+    Register,
     TrackerError,
     hookimpl,
 )
@@ -41,7 +43,7 @@ def pirun_config_options() -> dict[str, dict[str, Option]]:
 
 
 @hookimpl
-def pirun_register_trackers(register) -> None:  # type: ignore[no-untyped-def]
+def pirun_register_trackers(register: Register) -> None:
     register("jira", JiraTracker.from_config)
 
 
@@ -50,11 +52,23 @@ def _state(value: str) -> IssueState:
 
 
 class JiraTracker:
+    """Jira Cloud issues by key (`PROJ-123`), blockers from "Blocks" links."""
+
     name = "jira"
 
-    def __init__(self, client: JiraClient, link_type: str = "Blocks") -> None:
-        self.client = client
+    def __init__(
+        self, client: JiraClient | Callable[[], JiraClient], link_type: str = "Blocks"
+    ) -> None:
+        # A function that makes the client is called on the first fetch: `pirun status
+        # PROJ-1` parses its key through this tracker and needs no credentials for that.
+        self._client = client
         self.link_type = link_type
+
+    @property
+    def client(self) -> JiraClient:
+        if not isinstance(self._client, JiraClient):
+            self._client = self._client()
+        return self._client
 
     @classmethod
     def from_config(cls, config: Config) -> JiraTracker:
@@ -63,25 +77,28 @@ class JiraTracker:
             raise ConfigError(
                 "configuration key 'jira.url' is required, e.g. https://acme.atlassian.net"
             )
-        email = os.environ.get(EMAIL_ENV, "").strip()
-        token = os.environ.get(TOKEN_ENV, "").strip()
-        missing = [name for name, value in ((EMAIL_ENV, email), (TOKEN_ENV, token)) if not value]
-        if missing:
-            raise ConfigError(
-                f"set {' and '.join(missing)} to use the Jira tracker (an Atlassian account "
-                "email and an API token)"
-            )
-        try:
-            client = JiraClient(
-                url,
-                email,
-                token,
-                timeout=config.get("jira.timeout"),
-                max_retries=config.get("jira.max_retries"),
-            )
-        except JiraError as exc:
-            raise ConfigError(f"configuration key 'jira.url': {exc}") from None
-        return cls(client, link_type=config.get("jira.link_type") or "Blocks")
+
+        def connect() -> JiraClient:
+            email = os.environ.get(EMAIL_ENV, "").strip()
+            token = os.environ.get(TOKEN_ENV, "").strip()
+            missing = [n for n, value in ((EMAIL_ENV, email), (TOKEN_ENV, token)) if not value]
+            if missing:
+                raise ConfigError(
+                    f"set {' and '.join(missing)} to use the Jira tracker (an Atlassian "
+                    "account email and an API token)"
+                )
+            try:
+                return JiraClient(
+                    url,
+                    email,
+                    token,
+                    timeout=config.get("jira.timeout"),
+                    max_retries=config.get("jira.max_retries"),
+                )
+            except JiraError as exc:
+                raise ConfigError(f"configuration key 'jira.url': {exc}") from None
+
+        return cls(connect, link_type=config.get("jira.link_type") or "Blocks")
 
     def parse_key(self, text: str) -> str | None:
         return normalize_key(text)
@@ -113,4 +130,5 @@ class JiraTracker:
         return issues
 
     def close(self) -> None:
-        self.client.close()
+        if isinstance(self._client, JiraClient):
+            self._client.close()

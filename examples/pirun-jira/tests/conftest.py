@@ -10,6 +10,9 @@ import pytest
 
 from pirun_jira.client import JiraClient
 
+#: pirun's conformance suites (`TrackerContract`) and their fixtures.
+pytest_plugins = ["pirun.testing"]
+
 FIXTURES = Path(__file__).parent / "fixtures"
 EMAIL = "dev@acme.test"
 TOKEN = "ATATT3xFfGF0-sEcReT-tOkEn-1234567890"

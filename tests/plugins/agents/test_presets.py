@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from pirun.model import Issue, IssueRef, Workspace
+from pirun.model import Issue, Workspace
 from pirun.runtime import Runtime
 from pirun.wrapper import TAIL_BYTES, last_line
 
-ISSUE = Issue(IssueRef("", 42), "Fix `rm -rf /` $(touch PWNED)", body="x" * 10_000)
+ISSUE = Issue("42", "Fix `rm -rf /` $(touch PWNED)", body="x" * 10_000)
 
 
 def agent_argv(repo, **agent: object) -> tuple[list[str], Path]:
     repo.write_config(backend="process", agent=agent)
     rt = Runtime.load(repo.path)
-    workspace = Workspace(42, repo.path / ".worktrees" / "issue-42-fix", "issue-42-fix")
+    workspace = Workspace("42", repo.path / ".worktrees" / "issue-42-fix", "issue-42-fix")
     prompt = workspace.path / ".pirun-prompt.md"
     argv = rt.pm.hook.pirun_agent_command(
         config=rt.config, issue=ISSUE, workspace=workspace, prompt_file=prompt
@@ -59,6 +59,49 @@ def test_custom_command_substitutes_placeholders_per_element(repo):
     )
     assert argv == ["my-agent", "--issue=42", "--file", str(prompt), "issue-42-fix",
                     "pi-issue-42"]
+
+
+def test_custom_command_gets_a_name_key_and_its_session(repo):
+    repo.write_config(
+        backend="process", agent={"command": ["my-agent", "{issue}", "{session}", "{branch}"]}
+    )
+    rt = Runtime.load(repo.path)
+    workspace = Workspace("o/r#7", repo.path / ".worktrees" / "x", "issue-o_2fr_237--fix")
+    argv = rt.pm.hook.pirun_agent_command(
+        config=rt.config, issue=Issue("o/r#7", "Fix"), workspace=workspace,
+        prompt_file=workspace.path / ".pirun-prompt.md",
+    )
+    # The key itself, as one argv element; the session its safe name.
+    assert argv == ["my-agent", "o/r#7", "pi-issue-o_2fr_237", "issue-o_2fr_237--fix"]
+
+
+def render(repo, issue: Issue, workflow: str | None = None) -> str:
+    rt = Runtime.load(repo.path)
+    workspace = Workspace(issue.key, repo.path / ".worktrees" / "x", "the-branch")
+    return rt.pm.hook.pirun_render_prompt(
+        config=rt.config, issue=issue, workspace=workspace, workflow=workflow
+    )
+
+
+def test_default_workflow_heading_shows_the_key_as_people_write_it(repo):
+    number = render(repo, Issue("42", "Add a flag"))
+    assert number.splitlines()[0] == "# Issue #42: Add a flag"
+    assert "###TASK_COMPLETE_42###" in number and "###TASK_ERROR_42###" in number
+    named = render(repo, Issue("PROJ-7", "Add a flag"))
+    assert named.splitlines()[0] == "# Issue PROJ-7: Add a flag"
+    assert "working on issue PROJ-7 in a git worktree" in " ".join(named.split())
+    assert "###TASK_COMPLETE_PROJ-7###" in named and "###TASK_ERROR_PROJ-7###" in named
+    assert "#PROJ-7" not in named
+
+
+def test_workflow_placeholders_issue_key_and_number(repo):
+    workflows = repo.path / ".pirun" / "workflows"
+    workflows.mkdir(parents=True)
+    (workflows / "keys.md").write_text("$issue|$key|#$number|$complete_marker\n")
+    assert render(repo, Issue("42", "t"), "keys") == "#42|42|#42|###TASK_COMPLETE_42###\n"
+    assert render(repo, Issue("PROJ-7", "t"), "keys") == (
+        "PROJ-7|PROJ-7|#PROJ-7|###TASK_COMPLETE_PROJ-7###\n"
+    )
 
 
 def test_unknown_preset_is_a_configuration_error(repo, pirun):

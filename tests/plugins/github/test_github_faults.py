@@ -15,7 +15,6 @@ from pirun_github.tracker import GitHubTracker
 from pytest_httpserver import HTTPServer
 
 from pirun.errors import TrackerError
-from pirun.model import IssueRef
 
 NOW = 1_700_000_000.0
 
@@ -47,8 +46,8 @@ def fail_once(httpserver: HTTPServer, status: int, body: object = None, **header
     )
 
 
-def both() -> list[IssueRef]:
-    return [IssueRef("", 1), IssueRef("", 2)]
+def both() -> list[str]:
+    return ["1", "2"]
 
 
 # -- rate limits ---------------------------------------------------------------------
@@ -173,7 +172,7 @@ def test_network_errors_are_retried(load: LoadRuntime) -> None:
     config = load(api_url=f"http://127.0.0.1:{port}", max_retries=2).config
     tracker = GitHubTracker.from_config(config, sleep=waits.append)
     with pytest.raises(TrackerError) as info:
-        tracker.fetch([IssueRef("", 1)])
+        tracker.fetch(["1"])
     message = str(info.value)
     assert message.startswith(f"cannot reach GitHub at http://127.0.0.1:{port}: ")
     assert message.endswith("while fetching issue #1 (gave up after 3 attempts)")

@@ -12,11 +12,11 @@ from fakegithub import FakeGitHub, LoadRuntime, fixture
 from pytest_httpserver import HTTPServer
 
 from pirun.errors import IssueNotFound, TrackerError
-from pirun.model import Blocker, IssueRef, IssueState
+from pirun.model import Blocker, IssueState
 
 
-def refs(*numbers: int, repo: str = "") -> list[IssueRef]:
-    return [IssueRef(repo, n) for n in numbers]
+def refs(*numbers: int) -> list[str]:
+    return [str(n) for n in numbers]
 
 
 def fetch(rt, wanted):
@@ -29,24 +29,24 @@ def test_three_issues_in_one_request(load: LoadRuntime, httpserver: HTTPServer) 
     )
     rt = load()
 
-    issues = {i.ref: i for i in fetch(rt, refs(1, 2, 3))}
+    issues = {i.key: i for i in fetch(rt, refs(1, 2, 3))}
 
     assert len(httpserver.log) == 1
     query = json.loads(httpserver.log[0][0].get_data())["query"]
     assert 'r0: repository(owner: "octo", name: "app")' in query
     assert all(f"i{n}: issue(number: {n})" in query for n in (1, 2, 3))
     assert "blockedBy(first: 50)" in query and "blocking(first: 50)" in query
-    one, two, three = issues[IssueRef("", 1)], issues[IssueRef("", 2)], issues[IssueRef("", 3)]
+    one, two, three = issues["1"], issues["2"], issues["3"]
     assert one.title == "Set up CI"
     assert one.body == "Run the tests on every push."
     assert one.url == "https://github.com/octo/app/issues/1"
     assert one.labels == ("infra",)
     assert one.state is IssueState.OPEN and one.blocked_by == ()
-    assert two.blocked_by == (Blocker(IssueRef("", 1), "Set up CI", IssueState.OPEN),)
+    assert two.blocked_by == (Blocker("1", "Set up CI", IssueState.OPEN),)
     assert three.labels == ("release", "p1")
     assert three.blocked_by == (
-        Blocker(IssueRef("", 2), "Add the API", IssueState.OPEN),
-        Blocker(IssueRef("other-org/lib", 7), "Upstream fix", IssueState.OPEN),
+        Blocker("2", "Add the API", IssueState.OPEN),
+        Blocker("other-org/lib#7", "Upstream fix", IssueState.OPEN),
     )
 
 
@@ -73,17 +73,17 @@ def test_cross_repo_blocker_never_collides_with_a_local_number(
     rt = load()
 
     (eight,) = fetch(rt, refs(8))
-    blockers = {b.ref: b for b in eight.blocked_by}
-    assert blockers[IssueRef("", 7)].state is IssueState.CLOSED
-    assert blockers[IssueRef("other-org/lib", 7)].state is IssueState.OPEN
-    assert blockers[IssueRef("other-org/lib", 7)].describe() == (
+    blockers = {b.key: b for b in eight.blocked_by}
+    assert blockers["7"].state is IssueState.CLOSED
+    assert blockers["other-org/lib#7"].state is IssueState.OPEN
+    assert blockers["other-org/lib#7"].describe() == (
         "other-org/lib#7: Upstream fix (OPEN)"
     )
 
     # Both sevens in one request: one query, two repositories, told apart.
-    found = {i.ref: i for i in fetch(rt, [IssueRef("", 7), IssueRef("other-org/lib", 7)])}
-    assert found[IssueRef("", 7)].title == "Local seven"
-    assert found[IssueRef("other-org/lib", 7)].title == "Upstream fix"
+    found = {i.key: i for i in fetch(rt, ["7", "other-org/lib#7"])}
+    assert found["7"].title == "Local seven"
+    assert found["other-org/lib#7"].title == "Upstream fix"
     assert len(fake.queries()) == 2
     assert 'repository(owner: "other-org", name: "lib")' in fake.queries()[1]
 
@@ -96,7 +96,7 @@ def test_a_blocker_in_the_configured_repo_spelled_differently_is_local(
     fake.add("octo/app", 2, "Top", blocked_by=[("Octo/App", 1)])
     fake.install()
     (two,) = fetch(load(), refs(2))
-    assert two.blocked_by[0].ref == IssueRef("", 1)
+    assert two.blocked_by[0].key == "1"
 
 
 def test_missing_issue_is_left_out_and_the_rest_are_kept(
@@ -107,7 +107,7 @@ def test_missing_issue_is_left_out_and_the_rest_are_kept(
     )
     rt = load()
     found = fetch(rt, refs(1, 999))
-    assert [i.ref for i in found] == [IssueRef("", 1)]
+    assert [i.key for i in found] == ["1"]
     assert found[0].title == "Set up CI"
 
 
@@ -115,9 +115,9 @@ def test_missing_issue_is_reported_by_number(load: LoadRuntime, fake: FakeGitHub
     fake.add("octo/app", 1, "Exists")
     fake.install()
     rt = load()
-    assert set(rt.fetch_issues(refs(1, 999))) == {IssueRef("", 1)}
+    assert set(rt.fetch_issues(refs(1, 999))) == {"1"}
     with pytest.raises(IssueNotFound, match=r"^Issue #999 not found$"):
-        rt.fetch_issue(999)
+        rt.fetch_issue("999")
     # Not found is remembered too: no second request for #999.
     assert len(fake.queries()) == 1
 
@@ -140,8 +140,8 @@ def test_unreadable_other_repository_only_loses_its_issues(
         "errors": [{"type": "NOT_FOUND", "path": ["r1"], "locations": [{"line": 5, "column": 3}],
                     "message": "Could not resolve to a Repository with the name 'secret/x'."}],
     })
-    found = fetch(load(), [IssueRef("", 1), IssueRef("secret/x", 3)])
-    assert [i.ref for i in found] == [IssueRef("", 1)]
+    found = fetch(load(), ["1", "secret/x#3"])
+    assert [i.key for i in found] == ["1"]
 
 
 def test_120_issues_take_3_requests(load: LoadRuntime, fake: FakeGitHub) -> None:
@@ -153,7 +153,7 @@ def test_120_issues_take_3_requests(load: LoadRuntime, fake: FakeGitHub) -> None
     assert len(fake.queries()) == 3
     sizes = [len(re.findall(r"i\d+: issue", q)) for q in fake.queries()]
     assert sizes == [50, 50, 20]
-    assert {i.ref.number: [b.ref.number for b in i.blocked_by] for i in found}[120] == [119]
+    assert {i.key: [b.key for b in i.blocked_by] for i in found}["120"] == ["119"]
 
 
 def test_long_blocker_list_is_paginated(load: LoadRuntime, httpserver: HTTPServer) -> None:
@@ -164,8 +164,8 @@ def test_long_blocker_list_is_paginated(load: LoadRuntime, httpserver: HTTPServe
         fixture("graphql_blockers_page2.json")
     )
     (ten,) = fetch(load(), refs(10))
-    assert [(b.ref.number, b.state) for b in ten.blocked_by] == [
-        (11, IssueState.CLOSED), (12, IssueState.OPEN), (13, IssueState.OPEN)
+    assert [(b.key, b.state) for b in ten.blocked_by] == [
+        ("11", IssueState.CLOSED), ("12", IssueState.OPEN), ("13", IssueState.OPEN)
     ]
     second = json.loads(httpserver.log[1][0].get_data())["query"]
     end_cursor = fixture("graphql_blockers_page1.json")["data"]["r0"]["i10"]["blockedBy"][
@@ -267,5 +267,5 @@ def test_blocking_lists_fill_in_the_other_side(load: LoadRuntime, httpserver: HT
         "totalCount": 0, "pageInfo": {"hasNextPage": False, "endCursor": None}, "nodes": []
     }
     httpserver.expect_request("/graphql", method="POST").respond_with_json(answer)
-    two = {i.ref.number: i for i in fetch(load(), refs(1, 2, 3))}[2]
-    assert two.blocked_by == (Blocker(IssueRef("", 1), "Set up CI", IssueState.OPEN),)
+    two = {i.key: i for i in fetch(load(), refs(1, 2, 3))}["2"]
+    assert two.blocked_by == (Blocker("1", "Set up CI", IssueState.OPEN),)

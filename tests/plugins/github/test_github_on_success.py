@@ -18,7 +18,7 @@ import structlog
 from fakegithub import TOKEN, FakeGitHub
 
 from pirun.errors import ConfigError
-from pirun.model import Issue, IssueRef, Outcome, Status, StatusRecord, Workspace
+from pirun.model import Issue, Outcome, Status, StatusRecord, Workspace
 from pirun.outcomes import record_outcome
 from pirun.runtime import Runtime
 
@@ -60,22 +60,22 @@ def setup(repo: Any, origin: Path, fake: FakeGitHub, monkeypatch: pytest.MonkeyP
     return load
 
 
-def start(rt: Runtime, number: int = 42, title: str = "Fix the parser",
+def start(rt: Runtime, number: int | str = 42, title: str = "Fix the parser",
           base: str | None = None) -> Workspace:
     """What `pirun run` leaves behind: a worktree with the agent's commit, a running record."""
-    workspace = rt.workspaces.create(Issue(IssueRef("", number), title), base, False)
+    workspace = rt.workspaces.create(Issue(str(number), title), base, False)
     (workspace.path / "fix.txt").write_text("fixed\n")
     git(workspace.path, "add", "fix.txt")
     git(workspace.path, "commit", "-q", "-m", "fix")
     rt.store.put(StatusRecord(
-        issue=number, status=Status.RUNNING, session=rt.config.session_name(number),
+        issue=str(number), status=Status.RUNNING, session=rt.config.session_name(str(number)),
         run_id="run-1", title=title,
     ))
     return workspace
 
 
-def finish(rt: Runtime, number: int = 42, outcome: Outcome | None = None) -> StatusRecord:
-    record = record_outcome(rt, number, outcome or Outcome.complete("marker"), run_id="run-1")
+def finish(rt: Runtime, number: int | str = 42, outcome: Outcome | None = None) -> StatusRecord:
+    record = record_outcome(rt, str(number), outcome or Outcome.complete("marker"), run_id="run-1")
     assert record is not None
     return record
 
@@ -252,9 +252,29 @@ def test_other_trackers_send_nothing(setup, fake: FakeGitHub, repo: Any) -> None
     assert fake.requests() == []
 
 
+@pytest.mark.parametrize("action", ["comment", "pull_request"])
+def test_another_repository_s_issue_gets_nothing_here(
+    setup, fake: FakeGitHub, origin: Path, action: str
+) -> None:
+    # `pirun run other/lib#7` works on it here, but a comment on o/r#7 or a pull
+    # request saying "Closes #7" would be about another issue altogether.
+    fake.add("other/lib", 7, "Upstream fix")
+    rt = setup(on_success=action)
+    start(rt, "other/lib#7", "Upstream fix")
+    with structlog.testing.capture_logs() as logs:
+        record = finish(rt, "other/lib#7")
+    assert record.status is Status.COMPLETE
+    assert record.issue == "other/lib#7"
+    assert fake.requests() == []
+    assert remote_branches(origin) == ["main"]
+    (entry,) = logs
+    assert entry["event"] == "github.on_success_failed"
+    assert entry["reason"] == "issue other/lib#7 is not an issue of o/r"
+
+
 def test_no_workspace_sends_nothing(setup, fake: FakeGitHub) -> None:
     rt = setup(on_success="comment")
-    record = StatusRecord(issue=42, status=Status.COMPLETE, session="pi-issue-42", title="x")
+    record = StatusRecord(issue="42", status=Status.COMPLETE, session="pi-issue-42", title="x")
     rt.pm.hook.pirun_session_finished(
         config=rt.config, record=record, outcome=Outcome.complete("marker"), workspace=None
     )
@@ -280,7 +300,7 @@ def test_api_failure_is_logged_once_without_the_token(setup, fake: FakeGitHub) -
     with structlog.testing.capture_logs() as logs:
         record = finish(rt)
     assert record.status is Status.COMPLETE
-    assert rt.store.get(42).status is Status.COMPLETE
+    assert rt.store.get("42").status is Status.COMPLETE
     (entry,) = logs
     assert entry["event"] == "github.on_success_failed"
     assert entry["reason"] == (

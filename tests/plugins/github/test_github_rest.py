@@ -5,7 +5,7 @@ from __future__ import annotations
 from fakegithub import TOKEN, FakeGitHub, LoadRuntime, fixture
 from pytest_httpserver import HTTPServer
 
-from pirun.model import Blocker, IssueRef, IssueState
+from pirun.model import Blocker, IssueState
 
 REST_HEADERS = {
     "Accept": "application/vnd.github+json",
@@ -37,18 +37,18 @@ def test_rest_issue_and_paginated_blockers(load: LoadRuntime, httpserver: HTTPSe
     ).respond_with_json(fixture("rest_blocked_by_42_page2.json"))
     rt = load(repo="octo/Hello-World", graphql=False)
 
-    (issue,) = fetch(rt, [IssueRef("", 42)])
+    (issue,) = fetch(rt, ["42"])
 
     assert len(httpserver.log) == 3
     assert all(req.path.startswith("/repos/") for req, _ in httpserver.log)  # no GraphQL
-    assert issue.ref == IssueRef("", 42)
+    assert issue.key == "42"
     assert issue.title == "Found a bug"
     assert issue.body == "I'm having a problem with this."
     assert issue.url == "https://github.com/octo/Hello-World/issues/42"
     assert issue.labels == ("bug",)
     assert issue.blocked_by == (
-        Blocker(IssueRef("", 40), "Fix the parser", IssueState.CLOSED),
-        Blocker(IssueRef("octo/lib", 5), "Release 2.0", IssueState.OPEN),
+        Blocker("40", "Fix the parser", IssueState.CLOSED),
+        Blocker("octo/lib#5", "Release 2.0", IssueState.OPEN),
     )
 
 
@@ -62,10 +62,10 @@ def test_graphql_without_dependency_fields_falls_back_once(
     fake.install()
     rt = load()
 
-    found = {i.ref.number: i for i in fetch(rt, [IssueRef("", 1), IssueRef("", 2)])}
-    assert found[2].blocked_by == (Blocker(IssueRef("", 1), "Base", IssueState.CLOSED),)
+    found = {i.key: i for i in fetch(rt, ["1", "2"])}
+    assert found["2"].blocked_by == (Blocker("1", "Base", IssueState.CLOSED),)
     assert len(fake.queries()) == 1
-    fetch(rt, [IssueRef("", 3)])
+    fetch(rt, ["3"])
     assert len(fake.queries()) == 1  # remembered: no second GraphQL attempt this run
     paths = [req.path for req in fake.requests("/repos/")]
     assert paths.count("/repos/octo/app/issues/3") == 1
@@ -75,15 +75,15 @@ def test_pull_request_number_is_not_an_issue(load: LoadRuntime, httpserver: HTTP
     httpserver.expect_request("/repos/octo/app/issues/43").respond_with_json(
         fixture("rest_pull_request_43.json")
     )
-    assert fetch(load(graphql=False), [IssueRef("", 43)]) == []
+    assert fetch(load(graphql=False), ["43"]) == []
     assert len(httpserver.log) == 1
 
 
 def test_missing_issue_over_rest(load: LoadRuntime, fake: FakeGitHub) -> None:
     fake.add("octo/app", 1)
     fake.install()
-    found = fetch(load(graphql=False), [IssueRef("", 1), IssueRef("", 2)])
-    assert [i.ref for i in found] == [IssueRef("", 1)]
+    found = fetch(load(graphql=False), ["1", "2"])
+    assert [i.key for i in found] == ["1"]
 
 
 def test_server_without_dependencies_endpoint(load: LoadRuntime, fake: FakeGitHub) -> None:
@@ -91,7 +91,7 @@ def test_server_without_dependencies_endpoint(load: LoadRuntime, fake: FakeGitHu
     fake.add("octo/app", 1)
     fake.add("octo/app", 2)
     fake.install()
-    found = fetch(load(graphql=False), [IssueRef("", 1), IssueRef("", 2)])
+    found = fetch(load(graphql=False), ["1", "2"])
     assert [i.blocked_by for i in found] == [(), ()]
     # Asked once, then remembered for the run.
     assert len(fake.requests("/repos/octo/app/issues/1/dependencies")) == 1
@@ -113,5 +113,5 @@ def test_next_page_link_to_another_server_is_refused(
         headers={"Link": '<https://evil.example/steal?page=2>; rel="next"'},
     )
     with pytest.raises(TrackerError, match="next-page link to another server"):
-        fetch(load(graphql=False), [IssueRef("", 42)])
+        fetch(load(graphql=False), ["42"])
     assert len(httpserver.log) == 2

@@ -12,7 +12,6 @@ from pirun_github.client import graphql_url
 from pirun_github.remote import parse_remote_url, resolve_repo
 
 from pirun.errors import ConfigError, TrackerError
-from pirun.model import IssueRef
 from pirun.runtime import Runtime
 
 # -- repository ------------------------------------------------------------------------
@@ -98,7 +97,7 @@ def test_origin_repo_is_used_for_fetching(repo, gh_env, fake: FakeGitHub) -> Non
     fake.install()
     repo.write_config(tracker="github", github={"api_url": fake.api_url})
     rt = Runtime.load(repo.path)
-    assert rt.fetch_issue(5).title == "From origin"
+    assert rt.fetch_issue("5").title == "From origin"
 
 
 # -- endpoints -----------------------------------------------------------------------------
@@ -121,7 +120,7 @@ def test_graphql_endpoint(api: str, graphql: str) -> None:
 def test_api_url_must_be_http(load: LoadRuntime, api: str) -> None:
     rt = load(api_url=api)
     with pytest.raises(ConfigError, match=r"'github\.api_url' must be an http\(s\) URL"):
-        rt.fetch_issues([IssueRef("", 1)])
+        rt.fetch_issues(["1"])
 
 
 # -- token ----------------------------------------------------------------------------------
@@ -172,7 +171,7 @@ def test_no_token_says_how_to_set_one(
     monkeypatch.delenv("GH_TOKEN")
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no gh either
     with pytest.raises(TrackerError) as info:
-        rt.fetch_issues([IssueRef("", 1)])
+        rt.fetch_issues(["1"])
     assert str(info.value) == NO_TOKEN
     assert NO_TOKEN == "no GitHub token: set GH_TOKEN or GITHUB_TOKEN, or run `gh auth login`"
     assert info.value.exit_code == 1
@@ -184,7 +183,7 @@ def test_token_is_sent_as_bearer_with_api_headers(load: LoadRuntime, fake: FakeG
     monkeypatch.setenv("GITHUB_TOKEN", "not-this-one")  # GH_TOKEN wins
     fake.add("octo/app", 1)
     fake.install()
-    load().fetch_issue(1)
+    load().fetch_issue("1")
     (request,) = fake.requests()
     assert request.headers["Authorization"] == f"Bearer {TOKEN}"
     assert request.headers["Accept"] == "application/vnd.github+json"

@@ -12,7 +12,7 @@ import pytest
 from pirun_lifecycle import clean
 
 from pirun.config import Config, build_config
-from pirun.model import Issue, IssueRef, Outcome, Status, StatusRecord, Workspace
+from pirun.model import Issue, Outcome, Status, StatusRecord, Workspace
 
 # Writes the PIRUN_ variables it was given, and its argv, to the file named by argv[1].
 DUMP = r'''
@@ -72,8 +72,8 @@ def hook_config(tmp_path: Path, out: Path) -> Config:
 def test_start_hook_gets_the_title_on_one_line_in_the_environment_only(tmp_path: Path) -> None:
     out = tmp_path / "start.json"
     config = hook_config(tmp_path, out)
-    issue = Issue(IssueRef("", 7), HOSTILE_TITLE)
-    workspace = Workspace(7, tmp_path / "wt", "issue-7-fix")
+    issue = Issue("7", HOSTILE_TITLE)
+    workspace = Workspace("7", tmp_path / "wt", "issue-7-fix")
 
     pirun_lifecycle.pirun_session_started(
         config=config, issue=issue, workspace=workspace, session="pi-issue-7"
@@ -94,7 +94,7 @@ def test_error_hook_gets_a_multi_line_error_message_as_one_line(tmp_path: Path) 
     out = tmp_path / "error.json"
     config = hook_config(tmp_path, out)
     record = StatusRecord(
-        issue=3, status=Status.ERROR, session="pi-issue-3", title="Broken\tbuild",
+        issue="3", status=Status.ERROR, session="pi-issue-3", title="Broken\tbuild",
         error_message="tests failed:\n  test_a\n  test_b\x1b[0m",
     )
 
@@ -107,3 +107,41 @@ def test_error_hook_gets_a_multi_line_error_message_as_one_line(tmp_path: Path) 
     assert env["PIRUN_ERROR_MESSAGE"] == "tests failed:   test_a   test_b[0m"
     assert env["PIRUN_ISSUE_TITLE"] == "Broken build"
     assert env["PIRUN_STATUS"] == "error"
+
+
+def test_hooks_get_a_name_key_and_its_session_in_the_environment(tmp_path: Path) -> None:
+    out = tmp_path / "named.json"
+    config = hook_config(tmp_path, out)
+    workspace = Workspace("PROJ-7", tmp_path / "wt", "issue-PROJ-7--fix")
+
+    pirun_lifecycle.pirun_session_started(
+        config=config, issue=Issue("PROJ-7", "Fix"), workspace=workspace,
+        session="pi-issue-PROJ-7",
+    )
+
+    env = json.loads(out.read_text())["env"]
+    # PIRUN_ISSUE_NUMBER keeps the seed's name and holds the key.
+    assert env["PIRUN_ISSUE"] == env["PIRUN_ISSUE_NUMBER"] == "PROJ-7"
+    assert env["PIRUN_SESSION"] == "pi-issue-PROJ-7"
+    assert env["PIRUN_BRANCH"] == "issue-PROJ-7--fix"
+
+
+def test_cleanup_hook_gets_the_key_and_what_was_removed(tmp_path: Path) -> None:
+    out = tmp_path / "cleanup.json"
+    script = tmp_path / "dump.py"
+    script.write_text(DUMP)
+    values = {"hooks": {"on_cleanup": [sys.executable, str(script), str(out)]}}
+    config = build_config(tmp_path, None, values, [pirun_lifecycle.pirun_config_options()])
+
+    pirun_lifecycle.pirun_session_cleaned(
+        config=config, issue="o/r#7", removed=["worktree /x", "branch issue-o_2fr_237--fix"]
+    )
+
+    env = json.loads(out.read_text())["env"]
+    assert env["PIRUN_ISSUE"] == env["PIRUN_ISSUE_NUMBER"] == "o/r#7"
+    assert env["PIRUN_SESSION"] == "pi-issue-o_2fr_237"
+    assert env["PIRUN_REMOVED"] == "worktree /x, branch issue-o_2fr_237--fix"
+
+    pirun_lifecycle.pirun_session_cleaned(config=config, issue="42", removed=[])
+    env = json.loads(out.read_text())["env"]
+    assert env["PIRUN_ISSUE_NUMBER"] == "42" and env["PIRUN_SESSION"] == "pi-issue-42"

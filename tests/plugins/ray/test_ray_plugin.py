@@ -19,7 +19,7 @@ from pirun_ray.proxy import Proxy, Relay
 from rayutil import git, make_remote_repo
 
 from pirun.errors import ConfigError
-from pirun.model import Issue, IssueRef, Workspace
+from pirun.model import Issue, Workspace
 from pirun.runtime import Runtime
 
 #: Runs the real CLI in a Python where `import ray` fails, whatever is installed.
@@ -57,8 +57,8 @@ def test_the_plugin_imports_and_configures_without_ray(repo: Any) -> None:
 # -- the agent command wrapper ---------------------------------------------------------
 
 
-def workspace_for(rt: Runtime, number: int = 7) -> tuple[Issue, Workspace, Path]:
-    issue = Issue(IssueRef("", number), f"Issue {number}")
+def workspace_for(rt: Runtime, key: str = "7") -> tuple[Issue, Workspace, Path]:
+    issue = Issue(key, f"Issue {key}")
     workspace = rt.workspaces.create(issue, None, False)
     prompt = workspace.path / ".pirun-prompt.md"
     prompt.write_text("# Issue 7\n", encoding="utf-8")
@@ -88,6 +88,28 @@ def test_under_backend_ray_the_agent_becomes_the_job_proxy(tmp_path: Path) -> No
     assert spec.address == "http://head:8265"
     assert spec.resources == {"pirun_agent": 1.0, "gpu_box": 1.0}
     assert spec.forward_env == ["ANTHROPIC_API_KEY"]
+
+
+def test_a_name_key_gets_its_own_job_spec_file_and_branch(tmp_path: Path) -> None:
+    remote = make_remote_repo(tmp_path / "r")
+    remote.write_config(tracker="local", backend="ray", agent={"preset": "demo"},
+                        ray={"address": "http://head:8265"})
+    rt = Runtime.load(remote.path)
+    issue, workspace, prompt = workspace_for(rt, "o/r#7")
+
+    argv = rt.pm.hook.pirun_agent_command(
+        config=rt.config, issue=issue, workspace=workspace, prompt_file=prompt)
+
+    spec_path = rt.config.run_dir / "ray-issue-o_2fr_237.json"
+    assert argv == [sys.executable, "-m", "pirun_ray.proxy", str(spec_path)]
+    assert pirun_ray.job_spec_path(rt.config, "o/r#7") == spec_path
+    assert pirun_ray.job_record_path(rt.config.run_dir, "o/r#7") == (
+        rt.config.run_dir / "ray-issue-o_2fr_237.job")
+    assert pirun_ray.job_spec_path(rt.config, "7") == rt.config.run_dir / "ray-issue-7.json"
+    spec = pirun_ray.JobSpec.read(spec_path)
+    assert spec.issue == "o/r#7"
+    assert spec.branch == workspace.branch == "issue-o_2fr_237--issue-o-r-7"
+    assert spec.argv == [sys.executable, "-m", "pirun_agents.demo", "o/r#7", str(prompt)]
 
 
 def test_other_backends_keep_the_agent_command(tmp_path: Path) -> None:
@@ -161,7 +183,8 @@ sys.exit(3 if behaviour == "marker-then-exit-3" else 0)
 """
 
 
-def run_job(tmp_path: Path, behaviour: str, hook: str | None = None, prompt: str = "the task"
+def run_job(tmp_path: Path, behaviour: str, hook: str | None = None, prompt: str = "the task",
+            key: str = "5", branch: str = "issue-5-x"
             ) -> tuple[subprocess.CompletedProcess[str], Any, Path]:
     remote = make_remote_repo(tmp_path / "r")
     if hook:
@@ -175,12 +198,12 @@ def run_job(tmp_path: Path, behaviour: str, hook: str | None = None, prompt: str
     (job_dir / "prompt.md").write_text(prompt)
     local_prompt = "/local/wt/.pirun-prompt.md"
     spec = {
-        "issue": 5, "branch": "issue-5-x", "base_branch": "main",
+        "issue": key, "branch": branch, "base_branch": "main",
         "base_commit": git(remote.path, "rev-parse", "main"), "remote": str(remote.bare),
-        "argv": ["/local/python", str(agent), "5", local_prompt, behaviour],
+        "argv": ["/local/python", str(agent), key, local_prompt, behaviour],
         "local": {"prompt_file": local_prompt, "worktree": "/local/wt", "repo": "/local",
                   "python": "/local/python"},
-        "env": {"PIRUN_ISSUE": "5"}, "exit_grace": 5,
+        "env": {"PIRUN_ISSUE": key}, "exit_grace": 5,
     }
     (job_dir / "job.json").write_text(json.dumps(spec))
     proc = subprocess.run(
@@ -270,7 +293,7 @@ def captured(capfdbinary: pytest.CaptureFixture[bytes]) -> Any:
 
 
 def test_relay_holds_the_completion_marker_until_release(captured: Any) -> None:
-    relay = Relay(9)
+    relay = Relay("9")
     relay.feed("working\nstill work")
     relay.feed("ing\n###TASK_COMPLETE_9###\nafter the mar")
     relay.feed("ker\n[pirun-ray] pushed issue-9-x abc123\n")
@@ -284,12 +307,23 @@ def test_relay_holds_the_completion_marker_until_release(captured: Any) -> None:
 
 
 def test_relay_passes_other_issues_markers_and_errors_through(captured: Any) -> None:
-    relay = Relay(9)
+    relay = Relay("9")
     relay.feed("###TASK_COMPLETE_19###\n###TASK_ERROR_9### broken\n[pirun-ray] error: x y\n")
     assert captured() == (
         "###TASK_COMPLETE_19###\n###TASK_ERROR_9### broken\n[pirun-ray] error: x y\n")
     assert relay.error == "x y"
     assert not relay.holding
+
+
+def test_relay_holds_a_name_keys_marker_and_no_other(captured: Any) -> None:
+    relay = Relay("PROJ-1")
+    relay.feed("###TASK_COMPLETE_PROJ-10###\n###TASK_COMPLETE_1###\n")
+    assert captured() == "###TASK_COMPLETE_PROJ-10###\n###TASK_COMPLETE_1###\n"
+    assert not relay.holding
+    relay.feed("● ###TASK_COMPLETE_PROJ-1###\nmore\n")
+    assert captured() == ""
+    relay.release()
+    assert captured() == "● ###TASK_COMPLETE_PROJ-1###\nmore\n"
 
 
 class FakeInfo:
@@ -314,7 +348,7 @@ class FakeClient:
 def finish(tmp_path: Path, relay: Relay, info: FakeInfo, node_state: str | None = "ALIVE"
            ) -> int:
     spec = pirun_ray.JobSpec(
-        issue=9, branch="issue-9-x", base_branch="main", base_commit=None,
+        issue="9", branch="issue-9-x", base_branch="main", base_commit=None,
         remote=str(tmp_path / "nowhere"), argv=["true"], prompt_file="", worktree=str(tmp_path),
         repo=str(tmp_path), python=sys.executable, address="http://x", resources={},
     )
@@ -326,7 +360,7 @@ def finish(tmp_path: Path, relay: Relay, info: FakeInfo, node_state: str | None 
 def test_a_failed_push_after_the_marker_ends_as_an_error_first(
     tmp_path: Path, captured: Any
 ) -> None:
-    relay = Relay(9)
+    relay = Relay("9")
     relay.feed("###TASK_COMPLETE_9###\n[pirun-ray] error: push failed: rejected\n")
     code = finish(tmp_path, relay, FakeInfo("FAILED", 1, "exit code 1"))
     assert code == 1
@@ -335,7 +369,7 @@ def test_a_failed_push_after_the_marker_ends_as_an_error_first(
 
 
 def test_a_job_whose_supervisor_died_is_a_lost_node(tmp_path: Path, captured: Any) -> None:
-    relay = Relay(9)
+    relay = Relay("9")
     relay.feed("demo agent: working\n")
     captured()
     info = FakeInfo("FAILED", None,
@@ -350,7 +384,7 @@ def test_a_job_failed_on_a_dead_node_is_a_lost_node(
     tmp_path: Path, captured: Any, state: str | None, reason: str
 ) -> None:
     info = FakeInfo("FAILED", None, "the job went wrong", node="abc123")
-    assert finish(tmp_path, Relay(9), info, node_state=state) == 1
+    assert finish(tmp_path, Relay("9"), info, node_state=state) == 1
     assert captured() == f"###TASK_ERROR_9### {reason}\n"
 
 
@@ -372,7 +406,7 @@ def test_the_job_carries_issue_text_in_files_only(
     prompt = tmp_path / "prompt"
     prompt.write_text("# $(rm -rf /) `x` 'quotes' and the issue body\n")
     spec = pirun_ray.JobSpec(
-        issue=9, branch="issue-9-x", base_branch="main", base_commit="abc",
+        issue="9", branch="issue-9-x", base_branch="main", base_commit="abc",
         remote="/r.git", argv=["agent", str(prompt)], prompt_file=str(prompt),
         worktree=str(tmp_path), repo=str(tmp_path), python=sys.executable,
         address="http://x", resources={"pirun_agent": 1.0, "CPU": 1.0},
@@ -384,7 +418,7 @@ def test_the_job_carries_issue_text_in_files_only(
     import threading
 
     client = FakeSubmitClient()
-    job_id = Proxy(spec, Relay(9), threading.Event(), tmp_path).submit(client)
+    job_id = Proxy(spec, Relay("9"), threading.Event(), tmp_path).submit(client)
 
     assert job_id.startswith("pirun-issue-9-")
     kwargs = client.kwargs
@@ -402,3 +436,31 @@ def test_the_job_carries_issue_text_in_files_only(
     assert "issue body" not in json.dumps(kwargs["metadata"])
     # The working directory was only for the upload.
     assert not Path(kwargs["runtime_env"]["working_dir"]).exists()
+
+
+def test_the_job_of_a_name_key_submits_under_its_safe_name(tmp_path: Path) -> None:
+    prompt = tmp_path / "prompt"
+    prompt.write_text("the task\n")
+    spec = pirun_ray.JobSpec(
+        issue="o/r#7", branch="issue-o_2fr_237--x", base_branch="main", base_commit="abc",
+        remote="/r.git", argv=["agent"], prompt_file=str(prompt),
+        worktree=str(tmp_path), repo=str(tmp_path), python=sys.executable,
+        address="http://x", resources={},
+    )
+    import threading
+
+    client = FakeSubmitClient()
+    job_id = Proxy(spec, Relay("o/r#7"), threading.Event(), tmp_path).submit(client)
+
+    assert job_id.startswith("pirun-issue-o_2fr_237-")
+    assert client.kwargs["metadata"]["pirun_issue"] == "o/r#7"
+    assert json.loads(client.files["job.json"])["issue"] == "o/r#7"
+
+
+def test_the_job_of_a_name_key_watches_for_that_keys_marker(tmp_path: Path) -> None:
+    # The agent exits 3 after its marker: only a recognised marker makes the job push.
+    proc, remote, _ = run_job(tmp_path, "marker-then-exit-3", key="PROJ-5",
+                              branch="issue-PROJ-5--x")
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "###TASK_COMPLETE_PROJ-5###" in proc.stdout
+    assert "issue-PROJ-5--x" in remote.remote_branches()

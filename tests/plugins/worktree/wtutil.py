@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from pirun.model import Issue, IssueRef
+from pirun.model import Issue
 
 
 def run_git(cwd: Path, *args: str) -> str:
@@ -14,8 +14,8 @@ def run_git(cwd: Path, *args: str) -> str:
     ).stdout.strip()
 
 
-def issue(number: int, title: str = "Fix the thing") -> Issue:
-    return Issue(IssueRef("", number), title)
+def issue(key: str, title: str = "Fix the thing") -> Issue:
+    return Issue(key, title)
 
 
 def commit_file(cwd: Path, name: str, content: str = "x\n", message: str = "change") -> str:

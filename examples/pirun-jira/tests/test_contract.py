@@ -1,0 +1,42 @@
+"""pirun's tracker conformance suite, run against the Jira tracker and the fake Jira:
+what pirun expects of every tracker, checked the way any third-party plugin checks it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pirun.testing import (
+    BLOCKED_TITLE,
+    CLOSED_TITLE,
+    OPEN_BODY,
+    OPEN_TITLE,
+    ContractProject,
+    TrackerContract,
+)
+
+from pirun_jira_fake import make_issue, serve_issues
+
+from .conftest import EMAIL, TOKEN
+
+
+class TestJiraTracker(TrackerContract):
+    @pytest.fixture
+    def contract_project(
+        self, httpserver: Any, pirun_runtime: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> ContractProject:
+        serve_issues(httpserver, [
+            make_issue("PROJ-1", OPEN_TITLE, description=OPEN_BODY),
+            make_issue("PROJ-2", BLOCKED_TITLE, blocked_by=["PROJ-1"]),
+            make_issue("PROJ-3", CLOSED_TITLE, category="done", status="Done",
+                       resolution="Done"),
+        ], credentials=(EMAIL, TOKEN), unknown_keys="omit")
+        monkeypatch.setenv("JIRA_EMAIL", EMAIL)
+        monkeypatch.setenv("JIRA_API_TOKEN", TOKEN)
+        rt = pirun_runtime(tracker="jira", jira={"url": httpserver.url_for("/").rstrip("/")})
+        return ContractProject(
+            rt.tracker, owner=rt, open_key="PROJ-1", blocked_key="PROJ-2",
+            closed_key="PROJ-3", missing_key="PROJ-404",
+            spellings=(("proj-1", "PROJ-1"), (" Proj-2 ", "PROJ-2")),
+            not_keys=("", "   ", "42", "#42", "PROJ", "PROJ-", "two words", "PROJ-1-2"),
+        )
