@@ -84,9 +84,9 @@ def key_from_name(name: str) -> str | None:
 
 
 def is_number(key: str) -> bool:
-    """True for an issue number of this repository: ASCII digits, no leading zero
-    (`007` is some tracker's name, not issue 7, so it cannot share 7's files)."""
-    return key.isascii() and key.isdigit() and key[0] != "0"
+    """True for an issue number: ASCII digits, no leading zero (`007` is some
+    tracker's name, not issue 7, so it cannot share 7's files)."""
+    return key.isascii() and key.isdigit() and (key[0] != "0" or key == "0")
 
 
 def display_key(key: str) -> str:
