@@ -13,7 +13,16 @@ import sys
 
 import structlog
 
-from pirun.api import Config, Option, Outcome, Status, StatusRecord, hookimpl
+from pirun.api import (
+    Config,
+    Option,
+    Outcome,
+    Status,
+    StatusRecord,
+    display_key,
+    hookimpl,
+    json_key,
+)
 
 log = structlog.get_logger()
 
@@ -72,11 +81,11 @@ def _webhook(url: str, payload: dict[str, object]) -> None:
 @hookimpl
 def pirun_session_finished(config: Config, record: StatusRecord, outcome: Outcome) -> None:
     if record.status is Status.COMPLETE:
-        message = f"issue #{record.issue} complete"
+        message = f"issue {display_key(record.issue)} complete"
     else:
-        message = f"issue #{record.issue} failed: {record.error_message or 'error'}"
+        message = f"issue {display_key(record.issue)} failed: {record.error_message or 'error'}"
     notify(config, "pirun", message, {
-        "event": "issue_finished", "issue": record.issue, "status": record.status.value,
+        "event": "issue_finished", "issue": json_key(record.issue), "status": record.status.value,
         "error_message": record.error_message,
     })
 
@@ -93,6 +102,6 @@ def pirun_batch_finished(config: Config, results: list[StatusRecord]) -> None:
 
 @hookimpl
 def pirun_session_waiting(config: Config, record: StatusRecord, last_line: str) -> None:
-    notify(config, "pirun", f"issue #{record.issue} is waiting for input", {
-        "event": "issue_waiting", "issue": record.issue, "last_line": last_line,
+    notify(config, "pirun", f"issue {display_key(record.issue)} is waiting for input", {
+        "event": "issue_waiting", "issue": json_key(record.issue), "last_line": last_line,
     })
