@@ -59,7 +59,7 @@ def collect_rows(rt: Runtime) -> list[Row]:
     live = set(rt.backend.list(config.prefix))
     records = {record.issue: record for record in rt.store.list()}
     issues = set(records) | {
-        n for n in (config.issue_of_session(name) for name in live) if n is not None
+        n for n in (rt.issue_of_session(name) for name in live) if n is not None
     }
     rows = []
     for key in sorted(issues, key=sort_key):

@@ -46,7 +46,8 @@ def blockers_of(rt: Runtime, issues: list[Issue]) -> dict[str, list[Blocker]]:
     edges: dict[str, dict[str, Blocker | None]] = {issue.key: {} for issue in issues}
     for issue in issues:
         for blocker in issue.blocked_by:
-            key = _canonical(rt, blocker.key) or blocker.key
+            # The tracker's own blockers count even in a spelling it would not parse.
+            key = rt.parse_key(blocker.key) or blocker.key
             edges[issue.key][key] = blocker
     for extra in rt.pm.hook.pirun_collect_blockers(config=rt.config, issues=issues):
         for reference, blocker_references in (extra or {}).items():

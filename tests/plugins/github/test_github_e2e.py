@@ -11,11 +11,8 @@ from pirun.runtime import Runtime
 
 
 def test_runtime_fetches_a_batch_with_native_and_text_blockers(
-    repo, fake: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+    repo, gh_env: None, fake: FakeGitHub
 ) -> None:
-    monkeypatch.setenv("GH_TOKEN", fake.token)
-    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
-    monkeypatch.setenv("PIRUN_PLUGINS", "github,textdeps")
     fake.add("o/r", 42, "Base")
     fake.add("o/r", 43, "Middle", blocked_by=[42])
     fake.add("o/r", 44, "Top", body="Depends on #43\nBlocked by other/lib#7", blocked_by=[43])
@@ -48,15 +45,12 @@ def test_runtime_fetches_a_batch_with_native_and_text_blockers(
 
 
 def test_text_references_are_put_in_github_s_spelling(
-    repo, fake: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+    repo, gh_env: None, fake: FakeGitHub
 ) -> None:
     # o/r#42 is #42 here, O/R#43 is the native blocker #43 again, PROJ-12 means
     # nothing to GitHub, and #44 naming itself is no cycle.
     from pirun.blockers import blockers_of
 
-    monkeypatch.setenv("GH_TOKEN", fake.token)
-    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
-    monkeypatch.setenv("PIRUN_PLUGINS", "github,textdeps")
     fake.add("o/r", 42, "Base", state="CLOSED")
     fake.add("o/r", 43, "Middle")
     fake.add("o/r", 44, "Top", blocked_by=[43],
