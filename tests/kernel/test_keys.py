@@ -64,8 +64,12 @@ def test_every_key_round_trips_through_a_safe_session_name(key):
 
 @given(st.text(min_size=1, max_size=12), st.text(min_size=1, max_size=12))
 def test_two_keys_never_share_a_name(first, second):
+    try:
+        names = key_name(first), key_name(second)
+    except UsageError:
+        return  # too long once escaped: such a key has no name to share
     if first != second:
-        assert key_name(first) != key_name(second)
+        assert names[0] != names[1], f"{first!r} and {second!r} share {names[0]!r}"
 
 
 @pytest.mark.parametrize("name", ["", "a--b", "_2d-a", "x_zz", "x_2", "-a", "a-", "a b", "_c3"])
