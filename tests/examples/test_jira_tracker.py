@@ -3,14 +3,13 @@ a fake Jira speaking REST v3: keys like `PROJ-1` from the command line to the su
 
 from __future__ import annotations
 
-import fcntl
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import install_example
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "pirun-jira"
 EMAIL, TOKEN = "agent@example.com", "jira-secret-token-4711"
@@ -18,18 +17,8 @@ EMAIL, TOKEN = "agent@example.com", "jira-secret-token-4711"
 
 @pytest.fixture(scope="session")
 def jira_plugin() -> Any:
-    """Install the example the way a user would (editable, so it follows the source);
-    test workers share the environment, so one installs while the others wait."""
-    with open(Path(sys.prefix) / ".pirun-tests-pip.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        importlib.invalidate_caches()
-        if importlib.util.find_spec("pirun_jira_fake") is None:
-            subprocess.run(
-                [sys.executable, "-m", "pip", "install", "-q", "--no-deps",
-                 "--no-build-isolation", "-e", str(EXAMPLE)],
-                check=True, capture_output=True,
-            )
-            importlib.invalidate_caches()
+    """The example installed the way a user would (editable, so it follows the source)."""
+    install_example("pirun_jira_fake", EXAMPLE, editable=True)
     import pirun_jira_fake
 
     return pirun_jira_fake

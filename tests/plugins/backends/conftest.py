@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import fcntl
-import importlib.util
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import install_example
 
 from pirun.protocols import SessionBackend
 from pirun.runtime import Runtime
@@ -91,20 +89,7 @@ def screen_plugin_installed() -> None:
     """Install the example third-party screen plugin the way a user would."""
     if shutil.which("screen") is None:
         pytest.skip("GNU screen is not installed")
-    # Test workers share this environment: one installs, the others wait and find it.
-    with open(Path(sys.prefix) / ".pirun-tests-pip.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        importlib.invalidate_caches()
-        spec = importlib.util.find_spec("pirun_screen")
-        source = (SCREEN_EXAMPLE / "pirun_screen.py").read_bytes()
-        # Reinstalled when the example changed since an earlier run installed it.
-        if spec is None or Path(spec.origin or "").read_bytes() != source:
-            subprocess.run(
-                [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall",
-                 "--no-build-isolation", str(SCREEN_EXAMPLE)],
-                check=True, capture_output=True,
-            )
-            importlib.invalidate_caches()
+    install_example("pirun_screen", SCREEN_EXAMPLE)
 
 
 @pytest.fixture(params=["tmux", "process", "screen"])
