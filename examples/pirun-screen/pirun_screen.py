@@ -119,6 +119,9 @@ class ScreenBackend:
             self._screen("-S", target, "-X", "readreg", "p", handle.name)
             self._screen("-S", target, "-X", "paste", "p")
             self._screen("-S", target, "-X", "stuff", "\r")
+            # `-X` only hands a command over; screen reads the file when it gets to
+            # it. A query is answered in turn, after the three: then it has been read.
+            self._screen("-S", target, "-Q", "number")
         finally:
             os.unlink(handle.name)
 
