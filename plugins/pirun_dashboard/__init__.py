@@ -5,15 +5,20 @@ The screen code is imported only when the command runs, so loading pirun for any
 other command (or inside every session's exec wrapper) does not pay for it.
 """
 
-from __future__ import annotations
-
-import typer
+# No `from __future__ import annotations`: typer reads the command's annotations
+# as objects, and typer itself is imported only when commands are registered.
+from typing import TYPE_CHECKING
 
 from pirun.api import hookimpl, runtime_of
 
+if TYPE_CHECKING:
+    import typer
+
 
 @hookimpl
-def pirun_register_commands(app: typer.Typer) -> None:
+def pirun_register_commands(app: "typer.Typer") -> None:
+    import typer
+
     @app.command()
     def dashboard(ctx: typer.Context) -> None:
         """Full-screen live view of all sessions, with keys to attach, nudge and stop."""

@@ -16,12 +16,11 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import httpx
-import structlog
 import tenacity
 
-from pirun.api import ConfigError, TrackerError, __version__
+from pirun.api import ConfigError, TrackerError, __version__, get_logger
 
-log = structlog.get_logger("pirun.github")
+log = get_logger("pirun.github")
 
 API_VERSION = "2022-11-28"
 #: GitHub: "wait at least one minute" after a secondary rate limit without a hint,

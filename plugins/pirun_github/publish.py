@@ -16,8 +16,6 @@ import subprocess
 from collections.abc import Callable
 from typing import Any
 
-import structlog
-
 from pirun.api import (
     Config,
     ConfigError,
@@ -25,6 +23,7 @@ from pirun.api import (
     StatusRecord,
     TrackerError,
     Workspace,
+    get_logger,
     git,
     is_number,
 )
@@ -33,7 +32,7 @@ from .client import one_line
 from .remote import redact_userinfo
 from .tracker import GitHubTracker
 
-log = structlog.get_logger("pirun.github")
+log = get_logger("pirun.github")
 
 ACTIONS = ("none", "comment", "pull_request")
 REMOTE = "origin"

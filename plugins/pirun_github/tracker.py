@@ -8,16 +8,14 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-import structlog
-
-from pirun.api import Blocker, Config, Issue, TrackerError, display_key
+from pirun.api import Blocker, Config, Issue, TrackerError, display_key, get_logger
 
 from . import graphql, rest
 from .auth import find_token
 from .client import GitHubClient
 from .remote import repo_resolver, valid_repo
 
-log = structlog.get_logger("pirun.github")
+log = get_logger("pirun.github")
 
 #: (owner/name lower-cased, number): GitHub names are case-insensitive.
 Key = tuple[str, int]

@@ -16,13 +16,12 @@ import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import filelock
-
 from pirun.api import (
     Config,
     Register,
     StatusRecord,
     StatusStoreError,
+    file_lock,
     hookimpl,
     key_from_name,
     key_name,
@@ -68,7 +67,7 @@ class JsonStatusStore:
     def update(
         self, issue: str, change: Callable[[StatusRecord | None], StatusRecord | None]
     ) -> StatusRecord | None:
-        with self._writable(), filelock.FileLock(str(self.directory / f".{key_name(issue)}.lock")):
+        with self._writable(), file_lock(self.directory / f".{key_name(issue)}.lock"):
             new = change(self.get(issue))
             if new is not None:
                 self.put(new)

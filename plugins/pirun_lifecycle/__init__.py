@@ -14,11 +14,19 @@ import re
 import shlex
 import subprocess
 
-import structlog
+from pirun.api import (
+    Config,
+    Issue,
+    Option,
+    Outcome,
+    Status,
+    StatusRecord,
+    Workspace,
+    get_logger,
+    hookimpl,
+)
 
-from pirun.api import Config, Issue, Option, Outcome, Status, StatusRecord, Workspace, hookimpl
-
-log = structlog.get_logger()
+log = get_logger()
 
 #: Control characters that separate words or lines (tab, LF, VT, FF, CR, NEL): a run
 #: of them becomes one space, so "two\nlines" stays two words.

@@ -18,13 +18,12 @@ The files are data, never code: YAML is read with the safe loader only.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from pirun.api import (
     Blocker,
@@ -174,6 +173,8 @@ class LocalTracker:
             raise ValueError(
                 "no front matter: the file must start with a block between '---' lines"
             )
+        import yaml
+
         try:
             front = yaml.safe_load(text[opening.end() : closing.start()])
         except yaml.YAMLError as exc:
@@ -252,13 +253,20 @@ class _Quoted(str):
     or single-quoted scalar would mangle (NEL, U+2028 and other line breaks, BOM)."""
 
 
-class _Dumper(yaml.SafeDumper):
-    pass
+@functools.cache
+def _dumper() -> type:
+    """YAML's safe dumper, writing `_Quoted` double-quoted (made on first use: PyYAML
+    is imported when issues are read or written, not whenever pirun loads)."""
+    import yaml
 
+    class Dumper(yaml.SafeDumper):
+        pass
 
-_Dumper.add_representer(
-    _Quoted, lambda dumper, value: dumper.represent_scalar("tag:yaml.org,2002:str", value, '"')
-)
+    Dumper.add_representer(
+        _Quoted,
+        lambda dumper, value: dumper.represent_scalar("tag:yaml.org,2002:str", value, '"'),
+    )
+    return Dumper
 
 
 def write_issue(
@@ -281,12 +289,12 @@ def write_issue(
         "state": state,
         "blocked_by": [_Quoted(b) if isinstance(b, str) else b for b in blocked_by],
     }
-    text = (
-        "---\n"
-        + yaml.dump(front, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=float("inf"))
-        + "---\n"
-        + body
+    import yaml
+
+    dumped = yaml.dump(
+        front, Dumper=_dumper(), sort_keys=False, allow_unicode=True, width=float("inf")
     )
+    text = "---\n" + dumped + "---\n" + body
     path = issue_path(root, own)
     write_text(path, text)
     return path

@@ -11,8 +11,6 @@ import shutil
 import subprocess
 import sys
 
-import structlog
-
 from pirun.api import (
     Config,
     Option,
@@ -20,11 +18,12 @@ from pirun.api import (
     Status,
     StatusRecord,
     display_key,
+    get_logger,
     hookimpl,
     json_key,
 )
 
-log = structlog.get_logger()
+log = get_logger()
 
 WEBHOOK_TIMEOUT = 10.0
 

@@ -23,9 +23,6 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-import filelock
-import structlog
-
 from pirun.api import (
     PROMPT_FILE,
     Config,
@@ -34,17 +31,17 @@ from pirun.api import (
     Workspace,
     WorkspaceError,
     display_key,
+    file_lock,
+    get_logger,
     hookimpl,
     is_number,
     key_from_name,
     key_name,
     sort_key,
 )
-from pirun.api import (
-    git as kernel_git,
-)
+from pirun.api import git as kernel_git
 
-log = structlog.get_logger()
+log = get_logger()
 
 SLUG_MAX = 40
 REMOTE = "origin"
@@ -296,7 +293,7 @@ class GitWorktrees:
         # `worktree add` is still writing it fails ("failed to read .../commondir"):
         # one worktree command at a time, across threads and pirun processes.
         self.config.run_dir.mkdir(parents=True, exist_ok=True)
-        with filelock.FileLock(str(self.config.run_dir / "git-worktrees.lock")):
+        with file_lock(self.config.run_dir / "git-worktrees.lock"):
             return git(self.root, *args, check=check, timeout=timeout)
 
     def _entries(self) -> Iterator[_Entry]:
@@ -479,7 +476,7 @@ class GitWorktrees:
                 wanted.append(f"/{relative}/")
         self.config.run_dir.mkdir(parents=True, exist_ok=True)
         # Two pirun processes creating worktrees at once must not both append.
-        with filelock.FileLock(str(self.config.run_dir / "git-exclude.lock")):
+        with file_lock(self.config.run_dir / "git-exclude.lock"):
             exclude.parent.mkdir(parents=True, exist_ok=True)
             text = exclude.read_text(encoding="utf-8") if exclude.exists() else ""
             present = {line.strip() for line in text.splitlines()}

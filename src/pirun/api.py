@@ -31,6 +31,8 @@ from pirun.errors import (
     yaml_error_message,
 )
 from pirun.keys import MAX_NAME, display_key, is_number, json_key, key_from_name, key_name, sort_key
+from pirun.locks import file_lock
+from pirun.log import Logger, get_logger
 from pirun.model import (
     PROMPT_FILE,
     Blocker,
@@ -110,6 +112,7 @@ __all__ = [
     "IssueNotFound",
     "IssueState",
     "JsonFile",
+    "Logger",
     "Option",
     "Outcome",
     "OutcomeDetector",
@@ -134,7 +137,9 @@ __all__ = [
     "__version__",
     "check_session_name",
     "display_key",
+    "file_lock",
     "fitted_table",
+    "get_logger",
     "git",
     "hookimpl",
     "human_age",

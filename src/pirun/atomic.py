@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from pathlib import Path
 
 
@@ -13,6 +12,8 @@ def write_text(path: Path, text: str, durable: bool = False) -> None:
     sees the old content or the new, never half of it; with `durable`, the data is on
     disk before the rename. Each call has its own temporary file (concurrent writers
     of one path do not collide), removed again if anything fails (a full disk)."""
+    import tempfile  # on first use: the exec wrapper rarely writes anything
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import structlog
-
 from pirun.blockers import blockers_of
 from pirun.errors import LockBusy, UsageError
 from pirun.graph import Plan, plan
 from pirun.keys import display_key
+from pirun.log import get_logger
 from pirun.model import Blocker, Issue, IssueState
 from pirun.runtime import Runtime
 from pirun.scheduler import BatchOptions, Item, Scheduler
 
-log = structlog.get_logger()
+log = get_logger()
 
 
 @dataclass(frozen=True)

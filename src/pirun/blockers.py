@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import structlog
-
 from pirun.errors import IssueNotFound
+from pirun.log import get_logger
 from pirun.model import Blocker, Issue, IssueState
 from pirun.runtime import Runtime
 
-log = structlog.get_logger()
+log = get_logger()
 
 
 def _describe_unknown(rt: Runtime, keys: set[str]) -> dict[str, Blocker]:

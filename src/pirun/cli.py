@@ -6,36 +6,23 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from pirun import __version__
-from pirun.batch import finish_batch, make_plan, make_scheduler, run_batch
-from pirun.config import KERNEL_OPTIONS, merge_schemas
+from pirun import __version__, render
 from pirun.errors import PirunError, UsageError
 from pirun.invocation import Invocation
 from pirun.keys import display_key, json_key
-from pirun.launch import LaunchOptions, launch
 from pirun.log import configure_logging
-from pirun.model import Outcome, Status
-from pirun.outcomes import record_outcome
-from pirun.plugin import describe_plugins, installed_plugins
-from pirun.progress import (
-    LineProgress,
-    LiveProgress,
-    NoProgress,
-    items_table,
-    plain_items,
-    summary_counts,
-)
-from pirun.registry import Registry
-from pirun.render import human_age, print_json, status_line, stderr, stdout
-from pirun.runtime import Runtime
-from pirun.scheduler import BatchOptions, Item, ItemState
-from pirun.sessions import reconcile, session_rows, stop_issue
+from pirun.render import human_age, print_json, status_line
 from pirun.tables import Column, plain_columns
-from pirun.waiting import WaitResult, wait_for
+
+# Each command imports what it needs when it runs: `pirun status` should not pay
+# for the scheduler, rich's live display or the exec wrapper.
+if TYPE_CHECKING:
+    from pirun.runtime import Runtime
+    from pirun.scheduler import BatchOptions, Item
 
 app = typer.Typer(
     name="pirun",
@@ -51,7 +38,7 @@ STATE = Invocation()
 
 def _version(value: bool) -> None:
     if value:
-        stdout.print(f"pirun {__version__}")
+        print(f"pirun {__version__}")
         raise typer.Exit()
 
 
@@ -101,7 +88,7 @@ LIST_COLUMNS = (
 
 def _width() -> int | None:
     """The terminal's width, or None for a pipe (whole cells for scripts)."""
-    return stdout.width if stdout.is_terminal else None
+    return render.stdout.width if render.stdout.is_terminal else None
 
 
 # -- run --------------------------------------------------------------------------------
@@ -126,6 +113,8 @@ def run(
     ] = None,
 ) -> None:
     """Start the agent on one issue in a new worktree and session."""
+    from pirun.launch import LaunchOptions, launch
+
     rt = STATE.runtime()
     (key,) = _issue_keys(rt, [issue])
     found = rt.fetch_issue(key)
@@ -139,7 +128,7 @@ def run(
     )
     workspace = rt.workspaces.find(key)
     where = f" in {rt.config.relative(workspace.path)} on {workspace.branch}" if workspace else ""
-    stdout.print(f"Started {record.session} for issue {display_key(key)}{where}")
+    render.stdout.print(f"Started {record.session} for issue {display_key(key)}{where}")
     if not no_attach and sys.stdin.isatty() and sys.stdout.isatty():
         rt.backend.attach(record.session)
 
@@ -153,6 +142,8 @@ def status(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show the status of one issue or of all."""
+    from pirun.sessions import reconcile
+
     rt = STATE.runtime()
     reconcile(rt)
     if issue is not None:
@@ -163,22 +154,22 @@ def status(
         if json_output:
             print_json(record.to_dict())
             return
-        stdout.print(status_line(record))
+        render.stdout.print(status_line(record))
         if record.error_message:
-            stdout.print(f"Error: {record.error_message}")
+            render.stdout.print(f"Error: {record.error_message}")
         return
     records = rt.store.list()
     if json_output:
         print_json([record.to_dict() for record in records])
         return
     if not records:
-        stdout.print("No status recorded.")
+        render.stdout.print("No status recorded.")
     rows = [
         [display_key(record.issue), record.status.value, record.error_message or ""]
         for record in records
     ]
     for line in plain_columns(STATUS_COLUMNS, rows, _width(), header=False):
-        stdout.print(line, markup=False)
+        render.stdout.print(line, markup=False)
 
 
 @app.command(name="list")
@@ -186,13 +177,15 @@ def list_sessions(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List live sessions: name, worktree, status, age."""
+    from pirun.sessions import reconcile, session_rows
+
     rt = STATE.runtime()
     reconcile(rt)
     rows = session_rows(rt)
     if json_output:
         print_json(rows)
         return
-    stdout.print(f"Active sessions ({len(rows)}):")
+    render.stdout.print(f"Active sessions ({len(rows)}):")
     table = [
         [
             row["session"],
@@ -203,7 +196,7 @@ def list_sessions(
         for row in rows
     ]
     for line in plain_columns(LIST_COLUMNS, table, _width(), indent="  ", header=False):
-        stdout.print(line, markup=False)
+        render.stdout.print(line, markup=False)
 
 
 # -- attach, stop, logs, signal ---------------------------------------------------------------
@@ -228,6 +221,8 @@ def stop(
     all_sessions: Annotated[bool, typer.Option("--all", help="Stop every session.")] = False,
 ) -> None:
     """Stop sessions; their status becomes `error: stopped by user`."""
+    from pirun.sessions import stop_issue
+
     rt = STATE.runtime()
     if all_sessions:
         keys = [
@@ -240,9 +235,9 @@ def stop(
         raise UsageError("give issue keys or --all")
     for key in keys:
         if stop_issue(rt, key):
-            stdout.print(f"Stopped {rt.config.session_name(key)}")
+            render.stdout.print(f"Stopped {rt.config.session_name(key)}")
         else:
-            stdout.print(f"No session for issue {display_key(key)}")
+            render.stdout.print(f"No session for issue {display_key(key)}")
 
 
 @app.command()
@@ -271,6 +266,9 @@ def signal_command(
     ] = None,
 ) -> None:
     """Report the run's result from inside its worktree (for agents and scripts)."""
+    from pirun.model import Outcome
+    from pirun.outcomes import record_outcome
+
     if result not in ("complete", "error"):
         raise UsageError(f"signal takes complete or error, got '{result}'")
     key_text = issue or os.environ.get("PIRUN_ISSUE")
@@ -285,7 +283,7 @@ def signal_command(
     record = record_outcome(rt, key, outcome)
     if record is None:
         raise PirunError(f"issue {display_key(key)} has no running session to signal")
-    stdout.print(status_line(record))
+    render.stdout.print(status_line(record))
 
 
 @app.command()
@@ -300,36 +298,44 @@ def nudge(
     if not rt.backend.exists(name):
         raise PirunError(f"no session for issue {display_key(key)}")
     rt.backend.send_text(name, text)
-    stdout.print(f"Sent {len(text)} characters to {name}")
+    render.stdout.print(f"Sent {len(text)} characters to {name}")
 
 
 # -- batch, wait, demo -------------------------------------------------------------------------
 
 
 def _progress(rt: Runtime, items: Callable[[], list[Item]], json_output: bool) -> Any:
+    from pirun.progress import LineProgress, LiveProgress, NoProgress
+
     if STATE.quiet or json_output:
-        return NoProgress(stderr)
-    if stdout.is_terminal:
-        return LiveProgress(stdout, items, rt.config.log_path)
-    return LineProgress(stdout)
+        return NoProgress(render.stderr)
+    if render.stdout.is_terminal:
+        return LiveProgress(render.stdout, items, rt.config.log_path)
+    return LineProgress(render.stdout)
 
 
 def _batch_exit(items: list[Item], interrupted: bool) -> int:
+    from pirun.scheduler import ItemState
+
     if interrupted:
         return 130
     return 0 if all(item.state is ItemState.COMPLETE for item in items) else 1
 
 
 def _print_summary(items: list[Item], interrupted: bool) -> None:
+    from pirun.progress import items_table, plain_items, summary_counts
+
     if interrupted:
-        stdout.print("Interrupted: nothing new was started; running sessions are left alive.")
-    if stdout.is_terminal:
-        stdout.print(items_table(items, stdout.width))
+        render.stdout.print(
+            "Interrupted: nothing new was started; running sessions are left alive."
+        )
+    if render.stdout.is_terminal:
+        render.stdout.print(items_table(items, render.stdout.width))
     else:
         for line in plain_items(items):
-            stdout.print(line, markup=False)
+            render.stdout.print(line, markup=False)
     counts = summary_counts(items)
-    stdout.print(
+    render.stdout.print(
         f"Summary: {counts['complete']} complete, {counts['error']} failed, "
         f"{counts['skipped']} skipped, {counts['running']} still running, "
         f"{counts['pending']} not started"
@@ -338,6 +344,9 @@ def _print_summary(items: list[Item], interrupted: bool) -> None:
 
 def execute_batch(rt: Runtime, keys: list[str], options: BatchOptions, *,
                   dry_run: bool, json_output: bool) -> int:
+    from pirun.batch import finish_batch, make_plan, make_scheduler, run_batch
+    from pirun.progress import summary_counts
+
     batch = make_plan(rt, keys)
     plan_json = [[json_key(key) for key in layer] for layer in batch.plan.layers]
     if dry_run:
@@ -345,11 +354,11 @@ def execute_batch(rt: Runtime, keys: list[str], options: BatchOptions, *,
             print_json({"layers": plan_json, "dry_run": True})
         else:
             for line in batch.layer_lines():
-                stdout.print(line)
+                render.stdout.print(line)
         return 0
     if not STATE.quiet and not json_output:
         for line in batch.layer_lines():
-            stdout.print(line)
+            render.stdout.print(line)
     scheduler = make_scheduler(rt, batch, options)
     progress = _progress(rt, lambda: list(scheduler.items.values()), json_output)
     scheduler.observer = progress
@@ -393,6 +402,8 @@ def batch(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Run many issues in dependency order, in parallel within the limit."""
+    from pirun.scheduler import BatchOptions
+
     if not issues:
         raise UsageError("no issues given")
     if timeout <= 0 or interval <= 0:
@@ -424,6 +435,9 @@ def wait(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Wait for issues' sessions to finish; exit 0 all complete, 1 any failed, 2 timed out."""
+    from pirun.model import Status
+    from pirun.waiting import WaitResult, wait_for
+
     if not issues:
         raise UsageError("no issues given")
     if (timeout is not None and timeout <= 0) or interval <= 0:
@@ -435,11 +449,11 @@ def wait(
     def on_finish(key: str, status: Status, message: str) -> None:
         if show:
             outcome = "success" if status is Status.COMPLETE else f"error: {message}"
-            stdout.print(f"Session {rt.config.session_name(key)} completed ({outcome})")
+            render.stdout.print(f"Session {rt.config.session_name(key)} completed ({outcome})")
 
     try:
         if show:
-            stdout.print(f"Waiting for {len(keys)} sessions to complete...")
+            render.stdout.print(f"Waiting for {len(keys)} sessions to complete...")
         result = wait_for(
             rt, keys, timeout=timeout, fail_fast=fail_fast, interval=interval,
             on_finish=on_finish,
@@ -457,12 +471,12 @@ def wait(
         })
     else:
         if result.interrupted:
-            stdout.print("Interrupted: the sessions are left running.")
-        stdout.print("Summary:")
-        stdout.print(f"  Completed: {len(result.completed)}")
-        stdout.print(f"  Failed: {len(result.failed)}")
+            render.stdout.print("Interrupted: the sessions are left running.")
+        render.stdout.print("Summary:")
+        render.stdout.print(f"  Completed: {len(result.completed)}")
+        render.stdout.print(f"  Failed: {len(result.failed)}")
         if result.pending:
-            stdout.print(f"  Still running: {len(result.pending)}")
+            render.stdout.print(f"  Still running: {len(result.pending)}")
     if result.interrupted:
         raise typer.Exit(130)
     if result.failed:
@@ -481,22 +495,24 @@ def demo(
 ) -> None:
     """Run a real batch offline: a throwaway repo, local issues, the scripted demo agent."""
     from pirun.demo import DEMO_KEYS, create_demo_repo, demo_ran_as_planned
+    from pirun.runtime import Runtime
+    from pirun.scheduler import BatchOptions
 
     if directory is not None and directory.exists() and any(directory.iterdir()):
         raise UsageError(f"{directory} is not empty")
     os.environ["PIRUN_DEMO_DELAY"] = str(delay)
     path = create_demo_repo(directory)
     if not json_output:
-        stdout.print(f"Demo repository: {path}")
+        render.stdout.print(f"Demo repository: {path}")
     rt = Runtime.load(path, STATE.disabled)
     options = BatchOptions(max_concurrent=rt.config.max_concurrent, continue_on_error=True,
                            timeout=120, interval=1)
     code = execute_batch(rt, DEMO_KEYS, options, dry_run=False, json_output=json_output)
     if not json_output:
         # Short, so that the summary above stays on a 24-line screen.
-        stdout.print("Issue #6 fails on purpose; #7, which depends on it, is skipped.")
-        stdout.print(f"The demo repository is at {path}", markup=False)
-        stdout.print("Look around there: pirun list, status, logs 1, cleanup --all --force")
+        render.stdout.print("Issue #6 fails on purpose; #7, which depends on it, is skipped.")
+        render.stdout.print(f"The demo repository is at {path}", markup=False)
+        render.stdout.print("Look around there: pirun list, status, logs 1, cleanup --all --force")
     # The failure is part of the show: the demo succeeded if the batch ran as planned.
     raise typer.Exit(0 if code in (0, 1) and demo_ran_as_planned(rt) else 1)
 
@@ -525,6 +541,7 @@ def cleanup(
 ) -> None:
     """Remove sessions, worktrees, branches and status records."""
     from pirun.cleanup import CleanupOptions, cleanup_targets, run_cleanup
+    from pirun.sessions import reconcile
 
     if not (issues or all_issues or orphaned):
         raise UsageError("give issue keys, --all or --orphaned")
@@ -544,11 +561,11 @@ def cleanup(
     else:
         verb = "Would remove" if dry_run else "Removed"
         if not report.removed and not report.refused:
-            stdout.print("Nothing to clean up.")
+            render.stdout.print("Nothing to clean up.")
         for issue, items in report.removed.items():
-            stdout.print(f"{verb} for issue {display_key(issue)}: {', '.join(items)}")
+            render.stdout.print(f"{verb} for issue {display_key(issue)}: {', '.join(items)}")
         for message in report.refused.values():
-            stderr.print(f"Refused: {message}")
+            render.stderr.print(f"Refused: {message}")
     if report.refused:
         raise typer.Exit(1)
 
@@ -562,6 +579,9 @@ def plugins(
 ) -> None:
     """List loaded plugins and their hooks, and the backends, trackers and status
     stores they register (the configured one marked with *)."""
+    from pirun.plugin import describe_plugins
+    from pirun.registry import Registry
+
     rt = STATE.runtime()
     infos = describe_plugins(rt.pm)
     components: dict[str, tuple[Registry[Any], str]] = {
@@ -581,12 +601,12 @@ def plugins(
         })
         return
     for info in infos:
-        stdout.print(f"{info.name}  [dim]{info.source}[/dim]")
+        render.stdout.print(f"{info.name}  [dim]{info.source}[/dim]")
         for hook in info.hooks:
-            stdout.print(f"    {hook}")
+            render.stdout.print(f"    {hook}")
     for kind, (registry, chosen) in components.items():
         names = [f"{name}*" if name == chosen else name for name in registry.names()]
-        stdout.print(f"{kind.capitalize()}: {', '.join(names) or 'none'}", markup=False)
+        render.stdout.print(f"{kind.capitalize()}: {', '.join(names) or 'none'}", markup=False)
 
 
 @app.command()
@@ -594,7 +614,7 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented `.pirun.yaml` with every key and its default."""
-    from pirun.config import find_repo_root
+    from pirun.config import KERNEL_OPTIONS, find_repo_root, merge_schemas
     from pirun.init import render_config
 
     root = find_repo_root(STATE.directory)
@@ -608,7 +628,7 @@ def init(
     except PirunError:
         pass
     target.write_text(render_config(schema), encoding="utf-8")
-    stdout.print(f"Wrote {target}")
+    render.stdout.print(f"Wrote {target}")
 
 
 # -- entry point -------------------------------------------------------------------------
@@ -659,6 +679,8 @@ def _register_plugin_commands() -> None:
     """Let plugins add their commands. Without a usable configuration (not in a
     repository, a broken `.pirun.yaml`) the installed plugins still add theirs, so
     that running one reports the configuration's problem, not `No such command`."""
+    from pirun.plugin import installed_plugins
+
     try:
         rt = STATE.runtime()
     except PirunError as exc:
@@ -678,20 +700,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = command.main(args, prog_name="pirun", standalone_mode=False)
     except typer.Abort:
-        stderr.print("Interrupted.", markup=False)
+        render.stderr.print("Interrupted.", markup=False)
         return 130
     except typer.TyperException as exc:
         # The command line itself is wrong (typer's parser: unknown option, ...).
         message = exc.format_message()
         if STATE.runtime_error is not None and "No such command" in message:
             message = str(STATE.runtime_error)
-        stderr.print(f"Error: {message}", markup=False)
+        render.stderr.print(f"Error: {message}", markup=False)
         return UsageError.exit_code
     except PirunError as exc:
-        stderr.print(f"Error: {exc}", markup=False)
+        render.stderr.print(f"Error: {exc}", markup=False)
         return exc.exit_code
     except KeyboardInterrupt:
-        stderr.print("Interrupted.", markup=False)
+        render.stderr.print("Interrupted.", markup=False)
         return 130
     return result if isinstance(result, int) else 0
 

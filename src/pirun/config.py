@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from pirun.errors import ConfigError, UsageError, yaml_error_message
 from pirun.keys import key_from_name, key_name
 from pirun.stash import Stash
@@ -286,6 +284,8 @@ def find_config_file(root: Path) -> Path | None:
 
 def read_raw_config(root: Path) -> tuple[Path | None, dict[str, Any]]:
     """Parse the config file with YAML's safe loader (no tags that build objects)."""
+    import yaml
+
     path = find_config_file(root)
     if path is None:
         return None, {}

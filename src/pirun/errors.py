@@ -4,9 +4,13 @@ Exit codes: 0 success, 1 failure, 2 blocked (open blockers, circular dependency,
 timed out waiting), 3 usage or configuration error, 130 interrupted.
 """
 
-import errno
+from __future__ import annotations
 
-import yaml
+import errno
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import yaml
 
 
 class PirunError(Exception):

@@ -194,6 +194,7 @@ def launch(rt: Runtime, issue: Issue, options: LaunchOptions) -> StatusRecord:
             exit_file=str(config.exit_path(issue.key)),
             env=env,
             timeout=options.timeout,
+            runtime=rt.snapshot(),
         )
         spec_path = config.run_spec_path(issue.key)
         spec.write(spec_path)

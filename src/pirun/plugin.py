@@ -20,6 +20,19 @@ from pirun import hookspecs
 from pirun.errors import ConfigError
 
 ENTRY_POINT_GROUP = "pirun"
+#: The start of the module name a repository's `.py` plugin is loaded under.
+REPO_PLUGIN_MODULE = "pirun_repo_plugin_"
+
+
+@dataclass(frozen=True)
+class PluginRef:
+    """Where a registered plugin comes from, so another process can load the same
+    set without scanning entry points: an importable module, or a repository's
+    `.py` file."""
+
+    name: str
+    module: str | None = None
+    file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -51,7 +64,7 @@ def _load_repo_plugin(entry: str, root: Path) -> ModuleType:
         # and the CLI), and two files with one stem never share a module.
         digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
         stem = re.sub(r"\W", "_", path.stem)
-        module_name = f"pirun_repo_plugin_{stem}_{digest}"
+        module_name = f"{REPO_PLUGIN_MODULE}{stem}_{digest}"
         if module_name in sys.modules:
             return sys.modules[module_name]
         spec = importlib.util.spec_from_file_location(module_name, path)
@@ -127,6 +140,36 @@ def load_plugins(
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         raise ConfigError(f"plugin error: {exc}") from None
+
+
+def plugin_refs(pm: pluggy.PluginManager) -> list[PluginRef] | None:
+    """The registered plugins as references, in registration order; None when one of
+    them is not a module (an object a test or an embedding program registered)."""
+    refs = []
+    for name, plugin in pm.list_name_plugin():
+        if plugin is None:  # blocked
+            continue
+        if not isinstance(plugin, ModuleType):
+            return None
+        module = plugin.__name__
+        if module.startswith(REPO_PLUGIN_MODULE):
+            refs.append(PluginRef(name, file=plugin.__file__))
+        else:
+            refs.append(PluginRef(name, module=module))
+    return refs
+
+
+def load_plugin_refs(pm: pluggy.PluginManager, refs: Iterable[PluginRef]) -> None:
+    """Register exactly the plugins `refs` name (see `plugin_refs`)."""
+    for ref in refs:
+        if ref.file is not None:
+            module = _load_repo_plugin(ref.file, Path(ref.file).parent)
+        else:
+            try:
+                module = importlib.import_module(ref.module or ref.name)
+            except ImportError as exc:
+                raise ConfigError(f"plugin '{ref.name}' cannot be imported: {exc}") from None
+        pm.register(module, name=ref.name)
 
 
 def describe_plugins(pm: pluggy.PluginManager) -> list[PluginInfo]:

@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from pirun.keys import display_key
-from pirun.model import StatusRecord
 
-stdout = Console(highlight=False, soft_wrap=True)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from pirun.model import StatusRecord
+
+    stdout: Console
+    stderr: Console
+
+
+def __getattr__(name: str) -> Any:
+    """`stdout` and `stderr`, the rich consoles everything prints through, made on
+    first use: rich costs more to import than `pirun status --json` takes to run."""
+    if name not in ("stdout", "stderr"):
+        raise AttributeError(f"module 'pirun.render' has no attribute {name!r}")
+    from rich.console import Console
+
+    console = Console(stderr=name == "stderr", highlight=False, soft_wrap=True)
+    globals()[name] = console
+    return console
 
 
 def human_age(seconds: float) -> str:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
-import filelock
 import pluggy
 
 from pirun.config import Config, build_config, find_repo_root, read_raw_config
@@ -21,7 +23,13 @@ from pirun.errors import (
     os_error_reason,
 )
 from pirun.model import Issue
-from pirun.plugin import load_plugins, new_plugin_manager
+from pirun.plugin import (
+    PluginRef,
+    load_plugin_refs,
+    load_plugins,
+    new_plugin_manager,
+    plugin_refs,
+)
 from pirun.protocols import SessionBackend, StatusStore, Tracker, WorkspaceManager
 from pirun.registry import Registry, collect
 
@@ -52,6 +60,40 @@ class Runtime:
         load_plugins(pm, root, repo_plugins, [*config_disabled, *disabled])
         options = [o for o in pm.hook.pirun_config_options() if o]
         config = build_config(root, path, raw, options)
+        pm.hook.pirun_configure.call_historic(kwargs={"config": config})
+        return cls(config=config, pm=pm)
+
+    def snapshot(self) -> dict[str, Any] | None:
+        """This runtime as JSON data, for `restore` in another process (each session's
+        exec wrapper): the validated configuration and which plugins are loaded. None
+        when it cannot be written down (a plugin that is not a module, a value that
+        is not JSON)."""
+        refs = plugin_refs(self.pm)
+        if refs is None:
+            return None
+        data = {
+            "root": str(self.config.root),
+            "path": str(self.config.path) if self.config.path is not None else None,
+            "values": self.config.values,
+            "plugins": [dataclasses.asdict(ref) for ref in refs],
+        }
+        try:
+            json.dumps(data)
+        except (TypeError, ValueError):
+            return None
+        return data
+
+    @classmethod
+    def restore(cls, data: dict[str, Any]) -> Runtime:
+        """The runtime `snapshot` wrote down: the same plugins and configuration, with
+        no entry points scanned and no YAML read or checked again."""
+        pm = new_plugin_manager()
+        load_plugin_refs(pm, [PluginRef(**ref) for ref in data["plugins"]])
+        config = Config(
+            root=Path(data["root"]),
+            path=Path(data["path"]) if data["path"] is not None else None,
+            values=data["values"],
+        )
         pm.hook.pirun_configure.call_historic(kwargs={"config": config})
         return cls(config=config, pm=pm)
 
@@ -127,6 +169,9 @@ class Runtime:
     def lock(self, name: str, timeout: float = 30.0) -> Iterator[None]:
         """A repository-wide lock shared by every pirun process (flock: a killed
         holder releases it with its file descriptor, so a stale lock cannot linger)."""
+
+        import filelock
+
         run_dir = self.config.run_dir
         lock = filelock.FileLock(str(run_dir / f"{name}.lock"), timeout=timeout)
         try:

@@ -15,19 +15,18 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-import structlog
-
 from pirun.errors import ConcurrencyLimitReached, PirunError
 from pirun.graph import Plan
 from pirun.keys import display_key, json_key, sort_key
 from pirun.launch import LaunchOptions, launch
+from pirun.log import get_logger
 from pirun.model import Blocker, Issue, IssueState, Outcome, Status, StatusRecord
 from pirun.outcomes import cleaned_record, record_outcome
 from pirun.runtime import Runtime
 from pirun.sessions import reconcile
 from pirun.watch import StatusEvents
 
-log = structlog.get_logger()
+log = get_logger()
 
 #: Issues started at the same time by one batch (each in its own thread).
 STARTS_AT_ONCE = 4

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from rich.table import Table
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.table import Table
+    from rich.text import Text
 
 #: Between two columns of a rich table: a space, the rule, a space.
 RICH_GAP = 3
@@ -79,6 +80,8 @@ def fitted_table(
     row_styles: Sequence[str | None] | None = None,
 ) -> Table:
     """A rich table of `rows` no wider than `width` (see `fit_widths`)."""
+    from rich.table import Table
+
     natural = [
         max([len(column.header)] + [len(_plain(row[i])) for row in rows])
         for i, column in enumerate(columns)
@@ -122,4 +125,4 @@ def plain_columns(
 
 
 def _plain(cell: str | Text) -> str:
-    return cell.plain if isinstance(cell, Text) else cell
+    return cell if isinstance(cell, str) else cell.plain

@@ -15,12 +15,12 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-import structlog
 import watchfiles
 
 from pirun.errors import StatusStoreError
+from pirun.log import get_logger
 
-log = structlog.get_logger()
+log = get_logger()
 
 
 def _is_record(_change: watchfiles.Change, path: str) -> bool:

@@ -29,6 +29,7 @@ import tty
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from pirun.errors import PirunError
 from pirun.log import configure_logging
@@ -57,6 +58,9 @@ class RunSpec(JsonFile):
     exit_file: str
     env: dict[str, str] = field(default_factory=dict)
     timeout: float | None = None
+    #: `Runtime.snapshot()` of the launching process: the wrapper restores it rather
+    #: than scanning entry points and reading `.pirun.yaml` again (None: it loads).
+    runtime: dict[str, Any] | None = None
 
 
 def wrapper_argv(spec_path: Path) -> tuple[str, ...]:
@@ -283,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     # structlog's default prints to stdout, which here is the agent's terminal.
     configure_logging(0, json_output=False)
     try:
-        rt = Runtime.load(Path(spec.repo))
+        rt = Runtime.restore(spec.runtime) if spec.runtime else Runtime.load(Path(spec.repo))
     except PirunError as exc:
         # Nothing can be recorded without a runtime; say why where the user looks.
         with open(spec.log_file, "a", encoding="utf-8") as log:

@@ -1,31 +1,19 @@
-"""pirun glue: config options, the `jira` tracker, and nothing else.
+"""pirun glue: config options and the `jira` tracker's registration, and nothing else.
 
-Written against pirun's plugin API (`pirun.api`); all HTTP and data work is in
-`client`, `model` and `adf`, which do not import pirun.
+Written against pirun's plugin API (`pirun.api`). The tracker (`tracker`) and the
+HTTP and data work under it (`client`, `model`, `adf`, which do not import pirun)
+are imported when a repository uses Jira: every `pirun` command and every session's
+exec wrapper loads this module, and httpx alone costs more than a command's work.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from pirun.api import (
-    Blocker,
-    Config,
-    ConfigError,
-    Issue,
-    IssueState,
-    Option,
-    Register,
-    TrackerError,
-    hookimpl,
-)
+from pirun.api import Config, Option, Register, hookimpl
 
-from .client import JiraClient, JiraError, normalize_key
-from .model import CLOSED, FIELDS, issue_from_json
-
-EMAIL_ENV = "JIRA_EMAIL"
-TOKEN_ENV = "JIRA_API_TOKEN"
+if TYPE_CHECKING:
+    from .tracker import JiraTracker
 
 
 @hookimpl
@@ -44,91 +32,10 @@ def pirun_config_options() -> dict[str, dict[str, Option]]:
 
 @hookimpl
 def pirun_register_trackers(register: Register) -> None:
-    register("jira", JiraTracker.from_config)
+    register("jira", _jira_tracker)
 
 
-def _state(value: str) -> IssueState:
-    return IssueState.CLOSED if value == CLOSED else IssueState.OPEN
+def _jira_tracker(config: Config) -> JiraTracker:
+    from .tracker import JiraTracker
 
-
-class JiraTracker:
-    """Jira Cloud issues by key (`PROJ-123`), blockers from "Blocks" links."""
-
-    name = "jira"
-
-    def __init__(
-        self, client: JiraClient | Callable[[], JiraClient], link_type: str = "Blocks"
-    ) -> None:
-        # A function that makes the client is called on the first fetch: `pirun status
-        # PROJ-1` parses its key through this tracker and needs no credentials for that.
-        self._client = client
-        self.link_type = link_type
-
-    @property
-    def client(self) -> JiraClient:
-        if not isinstance(self._client, JiraClient):
-            self._client = self._client()
-        return self._client
-
-    @classmethod
-    def from_config(cls, config: Config) -> JiraTracker:
-        url = config.get("jira.url")
-        if not url:
-            raise ConfigError(
-                "configuration key 'jira.url' is required, e.g. https://acme.atlassian.net"
-            )
-
-        def connect() -> JiraClient:
-            email = os.environ.get(EMAIL_ENV, "").strip()
-            token = os.environ.get(TOKEN_ENV, "").strip()
-            missing = [n for n, value in ((EMAIL_ENV, email), (TOKEN_ENV, token)) if not value]
-            if missing:
-                raise ConfigError(
-                    f"set {' and '.join(missing)} to use the Jira tracker (an Atlassian "
-                    "account email and an API token)"
-                )
-            try:
-                return JiraClient(
-                    url,
-                    email,
-                    token,
-                    timeout=config.get("jira.timeout"),
-                    max_retries=config.get("jira.max_retries"),
-                )
-            except JiraError as exc:
-                raise ConfigError(f"configuration key 'jira.url': {exc}") from None
-
-        return cls(connect, link_type=config.get("jira.link_type") or "Blocks")
-
-    def parse_key(self, text: str) -> str | None:
-        return normalize_key(text)
-
-    def fetch(self, keys: list[str]) -> list[Issue]:
-        try:
-            raw = self.client.issues_by_key(keys, FIELDS)
-        except JiraError as exc:
-            raise TrackerError(str(exc)) from None
-        issues = []
-        for item in raw:
-            parsed = issue_from_json(item, self.client.base_url, self.link_type)
-            if parsed is None:
-                continue
-            issues.append(
-                Issue(
-                    key=parsed.key,
-                    title=parsed.title,
-                    body=parsed.body,
-                    state=_state(parsed.state),
-                    url=parsed.url,
-                    labels=parsed.labels,
-                    blocked_by=tuple(
-                        Blocker(key=b.key, title=b.title, state=_state(b.state))
-                        for b in parsed.blocked_by
-                    ),
-                )
-            )
-        return issues
-
-    def close(self) -> None:
-        if isinstance(self._client, JiraClient):
-            self._client.close()
+    return JiraTracker.from_config(config)
