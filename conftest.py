@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -32,6 +33,10 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.pop("TMUX", None)
     os.environ.pop("PIRUN_PLUGINS", None)
     os.environ.pop("PIRUN_BACKEND", None)
+    # pirun's entry-point cache: shared by the test workers, never the user's own.
+    os.environ["PIRUN_CACHE_DIR"] = os.path.join(
+        tempfile.gettempdir(), f"pirun-tests-{os.getuid()}", "cache"
+    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

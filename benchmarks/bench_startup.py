@@ -142,7 +142,7 @@ def main() -> None:
         issues = repo / ".pirun" / "issues"
         issues.mkdir(parents=True)
         for n in range(1, 101):
-            blockers = f"blocked_by: [{n - 1}]\n" if n % 10 else ""
+            blockers = f"blocked_by: [{n - 1}]\n" if n % 10 != 1 else ""
             (issues / f"{n}.md").write_text(f"---\ntitle: Issue {n}\n{blockers}---\nWork.\n")
 
         floor = measure([sys.executable, "-S", "-c", "pass"], repo, repeat)

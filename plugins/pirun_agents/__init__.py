@@ -5,7 +5,6 @@ from __future__ import annotations
 import string
 import sys
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from pirun.api import Config, ConfigError, Issue, Workspace, display_key, hookimpl
@@ -159,6 +158,8 @@ def load_workflow(config: Config, workflow: str | None) -> str:
     local = config.root / ".pirun" / "workflows" / f"{name}.md"
     if local.is_file():
         return local.read_text(encoding="utf-8")
+    from importlib import resources  # 1.5 MiB: not in every exec wrapper
+
     bundled = resources.files(__package__) / "workflows" / f"{name}.md"
     if bundled.is_file():
         return bundled.read_text(encoding="utf-8")

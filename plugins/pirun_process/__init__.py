@@ -21,13 +21,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+# shutil is imported where it is used: bz2, lzma and zlib come with it, 1.6 MiB
+# in every session's exec wrapper, which loads this module and never needs them.
 from pirun.api import (
     BackendError,
     Config,
@@ -268,6 +269,8 @@ class ProcessBackend:
 
 def _executable(program: str, cwd: Path, env: dict[str, str]) -> bool:
     """Whether exec would find `program` the way the gate's `exec` looks it up."""
+    import shutil
+
     if "/" in program:
         path = cwd / program  # an absolute `program` replaces cwd
         return path.is_file() and os.access(path, os.X_OK)

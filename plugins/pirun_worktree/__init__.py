@@ -14,7 +14,6 @@ import builtins
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import time
 import unicodedata
@@ -23,6 +22,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+# shutil is imported where it is used: bz2, lzma and zlib come with it, 1.6 MiB
+# in every session's exec wrapper, which loads this module and never needs them.
 from pirun.api import (
     PROMPT_FILE,
     Config,
@@ -233,6 +234,8 @@ class GitWorktrees:
         return sorted(found, key=lambda ws: (sort_key(ws.issue), str(ws.path)))
 
     def remove(self, workspace: Workspace, force: bool, delete_branch: bool) -> builtins.list[str]:
+        import shutil
+
         number = workspace.issue
         path = workspace.path.resolve()
         if path.parent != self.state_dir or _issue_of(path.name) is None:
@@ -447,6 +450,8 @@ class GitWorktrees:
 
     def _discard(self, number: str, existing: Workspace | None, path: Path, branch: str) -> None:
         """--force: remove the old worktree and branch, keeping nothing stale."""
+        import shutil
+
         old = [existing.path] if existing is not None else []
         for stale in dict.fromkeys([*old, path]):
             if any(entry.path == stale for entry in self._entries()):
@@ -506,6 +511,8 @@ class GitWorktrees:
         return list(patterns)
 
     def _copy_files(self, worktree: Path, patterns: Sequence[str]) -> None:
+        import shutil
+
         root = self.root
         for pattern in patterns:
             sources = sorted(self._expand(root, pattern))

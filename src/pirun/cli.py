@@ -654,11 +654,14 @@ def hoist_global_flags(argv: list[str]) -> list[str]:
     return flags + rest + argv[end:]
 
 
-def _prescan(argv: list[str]) -> None:
+def _prescan(argv: list[str]) -> bool:
     """Read the options that decide which plugins load, before typer parses anything,
-    so that plugins can add commands (`pirun_register_commands`)."""
+    so that plugins can add commands (`pirun_register_commands`). True when only the
+    version is asked for, which needs no plugins."""
     args = iter(argv)
     for arg in args:
+        if arg == "--version":
+            return True
         if arg in ("-C", "--directory"):
             STATE.directory = Path(next(args, "."))
         elif arg.startswith("--directory="):
@@ -673,6 +676,7 @@ def _prescan(argv: list[str]) -> None:
             STATE.repo = next(args, None)
         elif not arg.startswith("-"):
             break
+    return False
 
 
 def _register_plugin_commands() -> None:
@@ -692,7 +696,9 @@ def _register_plugin_commands() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = hoist_global_flags(sys.argv[1:] if argv is None else argv)
-    _prescan(args)
+    if _prescan(args):
+        print(f"pirun {__version__}")
+        return 0
     _register_plugin_commands()
     command = typer.main.get_command(app)
     if not args:

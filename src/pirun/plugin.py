@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.util
 import os
@@ -12,11 +11,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import pluggy
 
 from pirun import hookspecs
+from pirun.entrypoints import EntryPoint, installed_entry_points
 from pirun.errors import ConfigError
 
 ENTRY_POINT_GROUP = "pirun"
@@ -62,6 +61,8 @@ def _load_repo_plugin(entry: str, root: Path) -> ModuleType:
             raise ConfigError(f"plugin file not found: {entry}")
         # The same file gets the same module name in every process (the exec wrapper
         # and the CLI), and two files with one stem never share a module.
+        import hashlib  # on first use: it loads OpenSSL, 3 MiB in every exec wrapper
+
         digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
         stem = re.sub(r"\W", "_", path.stem)
         module_name = f"{REPO_PLUGIN_MODULE}{stem}_{digest}"
@@ -93,11 +94,20 @@ def _load_installed(pm: pluggy.PluginManager, disabled: Iterable[str]) -> None:
     for name in disabled:
         pm.set_blocked(name)
     only = os.environ.get("PIRUN_PLUGINS")
-    if only is None:
-        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
-    else:
-        for name in filter(None, (part.strip() for part in only.split(","))):
-            pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name)
+    wanted = None if only is None else {part.strip() for part in only.split(",")}
+    # As pluggy's load_setuptools_entrypoints, from the cached list of entry points.
+    for entry in installed_entry_points(ENTRY_POINT_GROUP):
+        if wanted is not None and entry.name not in wanted:
+            continue
+        if pm.has_plugin(entry.name) or pm.is_blocked(entry.name):
+            continue
+        try:
+            plugin = entry.load()
+        except ImportError as exc:
+            raise ConfigError(
+                f"installed plugin '{entry.name}' ({entry.dist}) cannot be imported: {exc}"
+            ) from None
+        pm.register(plugin, name=entry.name)
 
 
 def installed_plugins(disabled: Iterable[str] = ()) -> pluggy.PluginManager:
@@ -172,15 +182,23 @@ def load_plugin_refs(pm: pluggy.PluginManager, refs: Iterable[PluginRef]) -> Non
         pm.register(module, name=ref.name)
 
 
+def _loads(entry: EntryPoint, plugin: object) -> bool:
+    """Whether `plugin` is what `entry` names (a repository plugin may share its name)."""
+    try:
+        return entry.load() is plugin
+    except (ImportError, AttributeError):
+        return False
+
+
 def describe_plugins(pm: pluggy.PluginManager) -> list[PluginInfo]:
-    dists: dict[int, Any] = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
+    entries = {entry.name: entry for entry in installed_entry_points(ENTRY_POINT_GROUP)}
     infos = []
     for name, plugin in sorted(pm.list_name_plugin(), key=lambda item: item[0]):
         if plugin is None:
             continue
-        dist = dists.get(id(plugin))
-        if dist is not None:
-            source = f"entry point ({dist.project_name} {dist.version})"
+        entry = entries.get(name)
+        if entry is not None and _loads(entry, plugin):
+            source = f"entry point ({entry.dist} {entry.version})"
         else:
             source = getattr(plugin, "__file__", None) or "registered"
         hooks = tuple(sorted(caller.name for caller in pm.get_hookcallers(plugin) or []))

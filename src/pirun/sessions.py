@@ -64,6 +64,8 @@ def _running(rt: Runtime) -> tuple[list[StatusRecord], set[str]]:
     starting.)
     """
     records = [record for record in rt.store.list() if not record.status.is_final]
+    if not records:
+        return [], set()
     starting = {record.session for record in records if is_starting(rt, record.issue)}
     return records, starting | set(rt.backend.list(rt.config.prefix))
 
@@ -106,7 +108,10 @@ def reconcile(rt: Runtime) -> list[StatusRecord]:
     Runs under the sessions lock, and skips runs still starting, so a session
     being started right now is never mistaken for a vanished one.
     """
-    changed = []
+    changed: list[StatusRecord] = []
+    if all(record.status.is_final for record in rt.store.list()):
+        # Nothing to reconcile, and a run starting meanwhile is skipped anyway.
+        return changed
     with rt.lock("sessions"):
         records, running = _running(rt)
         for record in records:

@@ -44,8 +44,9 @@ import json, os, sys
 out, event = sys.argv[1], sys.argv[2]
 env = {k: v for k, v in os.environ.items() if k.startswith("PIRUN_")}
 path = os.path.join(out, f"{event}-{env['PIRUN_ISSUE_NUMBER']}.json")
-with open(path, "w") as handle:
+with open(path + ".tmp", "w") as handle:
     json.dump({"argv": sys.argv, "cwd": os.getcwd(), "env": env}, handle)
+os.replace(path + ".tmp", path)
 '''
 
 #: C0 and C1 control characters, DEL: none reaches a hook.
@@ -165,9 +166,13 @@ def test_hostile_issue_text_through_a_batch(
         assert SESSION_NAME.fullmatch(session), session
 
     # Hooks: fixed argv, issue data only in the environment, control characters gone.
+    # A run's success hook runs in its exec wrapper once the record says `complete`,
+    # so it may still be running when the batch has seen that and ended.
     for event in ("start", "success"):
         for n, (title, _, _) in issues.items():
-            seen = json.loads((hook_out / f"{event}-{n}.json").read_text())
+            path = hook_out / f"{event}-{n}.json"
+            wait_for(path.exists, what=f"the {event} hook of issue {n}")
+            seen = json.loads(path.read_text())
             assert seen["argv"] == [str(hook), str(hook_out), event]
             env = seen["env"]
             assert env["PIRUN_ISSUE_NUMBER"] == str(n)

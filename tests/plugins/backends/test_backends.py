@@ -226,13 +226,13 @@ def test_tmux_sessions_survive_a_user_config_that_destroys_detached_sessions(
 
 
 def test_missing_tmux_is_reported_with_a_way_out(
-    tmux_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+    tmux_runtime: Runtime, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    import pirun_tmux
-
-    monkeypatch.setattr(pirun_tmux.shutil, "which", lambda *args, **kwargs: None)
-
-    with pytest.raises(BackendError, match="tmux is not installed; install it or set backend"):
+    # A PATH without tmux, for this check only: the fixtures' teardown needs tmux.
+    with monkeypatch.context() as patch, pytest.raises(
+        BackendError, match="tmux is not installed; install it or set backend"
+    ):
+        patch.setenv("PATH", str(tmp_path))
         _ = tmux_runtime.backend
 
 
