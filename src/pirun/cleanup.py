@@ -11,6 +11,7 @@ from pirun.keys import display_key, sort_key
 from pirun.model import Outcome, Status, StatusRecord
 from pirun.outcomes import cleaned_path, keep_cleaned, record_outcome
 from pirun.runtime import Runtime
+from pirun.screen import screen_path, size_path
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,9 @@ def run_cleanup(rt: Runtime, targets: list[Target], options: CleanupOptions) -> 
                 if removed:
                     report.removed[n] = removed
                 continue
-        for path in (config.exit_path(n), config.run_spec_path(n)):
+        log = config.log_path(n)
+        for path in (config.exit_path(n), config.run_spec_path(n), screen_path(log),
+                     size_path(log)):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
         if removed:

@@ -245,15 +245,25 @@ def logs(
     issue: Annotated[str, typer.Argument(help="Issue key: 42, #42, PROJ-123.")],
     follow: Annotated[bool, typer.Option("-f", "--follow", help="Keep printing output.")] = False,
     raw: Annotated[bool, typer.Option("--raw", help="Keep terminal escape sequences.")] = False,
+    screen: Annotated[
+        bool, typer.Option("--screen", help="Print what the agent's screen shows now.")
+    ] = False,
 ) -> None:
     """Print the agent's output."""
     from pirun.follow import print_log
 
+    if screen and (follow or raw):
+        raise UsageError("--screen goes without --follow and --raw")
     rt = STATE.runtime()
     (key,) = _issue_keys(rt, [issue])
     path = rt.config.log_path(key)
     if not path.exists():
         raise PirunError(f"no log for issue {display_key(key)}")
+    if screen:
+        from pirun.screen import log_screen
+
+        sys.stdout.write(log_screen(path).text() + "\n")
+        return
     print_log(rt, key, path, follow=follow, raw=raw or sys.stdout.isatty())
 
 

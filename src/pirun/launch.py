@@ -32,6 +32,7 @@ from pirun.model import (
 )
 from pirun.outcomes import forget_cleaned, record_outcome
 from pirun.runtime import Runtime
+from pirun.screen import screen_path
 from pirun.sessions import active_records, starting_path, this_process
 from pirun.wrapper import RunSpec, wrapper_argv
 
@@ -174,6 +175,7 @@ def launch(rt: Runtime, issue: Issue, options: LaunchOptions) -> StatusRecord:
         config.log_dir.mkdir(parents=True, exist_ok=True)
         _rotate_log(log_file)
         config.exit_path(issue.key).unlink(missing_ok=True)
+        screen_path(log_file).unlink(missing_ok=True)
         env = {
             "PIRUN_ISSUE": issue.key,
             "PIRUN_BRANCH": workspace.branch,

@@ -14,6 +14,7 @@ from rich.text import Text
 from pirun.keys import display_key
 from pirun.render import human_age
 from pirun.scheduler import Item, ItemState
+from pirun.screen import Screen, screen_path
 from pirun.tables import Column, fitted_table, plain_columns
 from pirun.terminal import strip_escapes
 
@@ -27,7 +28,16 @@ STATE_STYLES = {
 
 
 def last_log_line(path: Path, limit: int = 4096) -> str:
-    """The last non-empty line of a log, cleaned of escapes; reads only its tail."""
+    """What the agent shows last: the bottom line of the screen it last paused on,
+    when it has written nothing since (the exec wrapper renders it), else the last
+    non-empty line of its log, cleaned of escapes; reads only the log's tail."""
+    screen = screen_path(path)
+    try:
+        if screen.stat().st_mtime_ns >= path.stat().st_mtime_ns:
+            shown = Screen(screen.read_text(encoding="utf-8", errors="replace").splitlines())
+            return shown.bottom_line()[:200]
+    except OSError:
+        pass
     try:
         with open(path, "rb") as log:
             log.seek(0, 2)

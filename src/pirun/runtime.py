@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -22,6 +22,7 @@ from pirun.errors import (
     UsageError,
     os_error_reason,
 )
+from pirun.locks import LockTimeout, file_lock
 from pirun.model import Issue
 from pirun.plugin import (
     PluginRef,
@@ -169,22 +170,18 @@ class Runtime:
     def lock(self, name: str, timeout: float = 30.0) -> Iterator[None]:
         """A repository-wide lock shared by every pirun process (flock: a killed
         holder releases it with its file descriptor, so a stale lock cannot linger)."""
-
-        import filelock
-
         run_dir = self.config.run_dir
-        lock = filelock.FileLock(str(run_dir / f"{name}.lock"), timeout=timeout)
-        try:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            lock.acquire()
-        except filelock.Timeout:
-            raise LockBusy(f"another pirun process holds the '{name}' lock") from None
-        except OSError as exc:
-            # worktree.dir is a file, read-only, or on a full disk: say so in one line.
-            reason = os_error_reason(exc)
-            raise PirunError(f"cannot use {run_dir} for pirun's lock files: {reason}") from None
-        try:
+        with ExitStack() as held:
+            try:
+                run_dir.mkdir(parents=True, exist_ok=True)
+                held.enter_context(file_lock(run_dir / f"{name}.lock", timeout))
+            except LockTimeout:
+                raise LockBusy(f"another pirun process holds the '{name}' lock") from None
+            except OSError as exc:
+                # worktree.dir is a file, read-only, or on a full disk: say so in one line.
+                reason = os_error_reason(exc)
+                raise PirunError(
+                    f"cannot use {run_dir} for pirun's lock files: {reason}"
+                ) from None
             yield
-        finally:
-            lock.release()
 

@@ -108,10 +108,7 @@ def reconcile(rt: Runtime) -> list[StatusRecord]:
     Runs under the sessions lock, and skips runs still starting, so a session
     being started right now is never mistaken for a vanished one.
     """
-    changed: list[StatusRecord] = []
-    if all(record.status.is_final for record in rt.store.list()):
-        # Nothing to reconcile, and a run starting meanwhile is skipped anyway.
-        return changed
+    changed = []
     with rt.lock("sessions"):
         records, running = _running(rt)
         for record in records:

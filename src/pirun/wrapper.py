@@ -31,18 +31,28 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from pirun.atomic import write_text
 from pirun.errors import PirunError
 from pirun.log import configure_logging
 from pirun.model import JsonFile, Outcome, Status, StatusRecord
 from pirun.outcomes import record_outcome
 from pirun.protocols import OutcomeDetector
 from pirun.runtime import Runtime
+from pirun.screen import DEFAULT_SIZE, Screen, ScreenTail, render, screen_path, write_size
 from pirun.sessions import SESSION_VANISHED
 from pirun.terminal import LineAssembler, strip_escapes
 
 READ_SIZE = 65536
 #: How much recent output is kept to find the agent's last line.
 TAIL_BYTES = 2048
+#: After this long without output the agent's screen is rendered (once per quiet
+#: spell): for the waiting check, the screen file and the hooks.
+QUIET_SECONDS = 1.0
+#: The bottom lines of the screen searched for an input prompt: a TUI's prompt sits
+#: above its footer and status lines.
+PROMPT_LINES = 4
+#: An error message carries at most this much of what the agent last showed.
+REASON_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -95,6 +105,11 @@ def _exit_message(code: int) -> str:
     return f"agent exited with code {code}"
 
 
+def _size(packed: bytes) -> tuple[int, int]:
+    rows, columns, _, _ = struct.unpack("HHHH", packed)
+    return rows, columns
+
+
 def last_line(tail: bytes) -> str:
     """The last non-empty line of raw terminal output, cleaned (a prompt has no newline)."""
     text = tail.decode("utf-8", "replace")
@@ -119,8 +134,28 @@ class Wrapper:
         self.idle_seconds = float(rt.config.get("detect.idle_seconds") or 0)
         self.last_output = time.monotonic()
         self.tail = b""
+        self.screen_tail = ScreenTail()
+        self.screen = Screen([])
+        self.screen_current = True
+        self.size = DEFAULT_SIZE
         self.waiting = False
         self.hung_up = False
+
+    def _render(self) -> None:
+        """What the agent shows now, for the checks below and for other processes
+        (`.logs/issue-N.screen`, which the dashboard and the batch table read)."""
+        self.screen = render(self.screen_tail.data(), self.size)
+        self.screen_current = True
+        with contextlib.suppress(OSError):
+            write_text(screen_path(Path(self.spec.log_file)), self.screen.text() + "\n")
+
+    def _shown_line(self) -> str:
+        return self.screen.bottom_line() or last_line(self.tail)
+
+    def _resize(self, packed: bytes) -> None:
+        fcntl.ioctl(self.master, termios.TIOCSWINSZ, packed)
+        self.size = _size(packed)
+        write_size(Path(self.spec.log_file), self.size)
 
     def _set_waiting(self, waiting: bool) -> None:
         """Flip running <-> waiting for this run only; fire the hook on entering."""
@@ -138,19 +173,28 @@ class Wrapper:
         record = self.rt.store.update(self.spec.issue, change)
         if record is not None and waiting:
             self.rt.pm.hook.pirun_session_waiting(
-                config=self.rt.config, record=record, last_line=last_line(self.tail)
+                config=self.rt.config, record=record, last_line=self._shown_line()
             )
 
-    def _check_idle(self) -> None:
+    def _check_quiet(self) -> None:
+        quiet = time.monotonic() - self.last_output
+        if not self.screen_current and quiet >= QUIET_SECONDS:
+            self._render()
         if (
             self.outcome is None
             and not self.waiting
             and self.input_prompt is not None
             and self.idle_seconds > 0
-            and time.monotonic() - self.last_output >= self.idle_seconds
-            and self.input_prompt.search(last_line(self.tail))
+            and quiet >= self.idle_seconds
+            and self._prompt_shown(self.input_prompt)
         ):
             self._set_waiting(True)
+
+    def _prompt_shown(self, pattern: re.Pattern[str]) -> bool:
+        # The stream's last line, as before the screen was rendered, or one of the
+        # screen's bottom lines: a TUI draws its footer after its prompt.
+        lines = [last_line(self.tail), *self.screen.bottom_lines(PROMPT_LINES)]
+        return any(pattern.search(line) for line in lines)
 
     def _decide(self, outcome: Outcome) -> None:
         if self.outcome is None:
@@ -179,6 +223,14 @@ class Wrapper:
                     self._decide(found)
                     break
 
+    def _failure(self, code: int) -> str:
+        """How the agent ended, in its own words when it left some on the screen
+        (`agent exited with code 1: Not logged in · Please run /login`)."""
+        if not self.screen_current:
+            self._render()
+        reason = " ".join(self._shown_line().split())[:REASON_CHARS]
+        return f"{_exit_message(code)}: {reason}" if reason else _exit_message(code)
+
     def _forward_signal(self, signum: int, _frame: FrameType | None) -> None:
         # The agent leads its own session (pty.fork), so signals aimed at the
         # wrapper (tmux kill-session's SIGHUP, `pirun stop`'s SIGTERM) must be passed on.
@@ -195,12 +247,12 @@ class Wrapper:
         self.child, self.master = pty.fork()
         if self.child == 0:
             _exec_agent(spec)
-        fcntl.ioctl(self.master, termios.TIOCSWINSZ, size)
+        self._resize(size)
         for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             signal.signal(signum, self._forward_signal)
         signal.signal(
             signal.SIGWINCH,
-            lambda *_: fcntl.ioctl(self.master, termios.TIOCSWINSZ, _window_size(0)),
+            lambda *_: self._resize(_window_size(0)),
         )
         saved = termios.tcgetattr(0) if stdin_tty else None
         if stdin_tty:
@@ -221,7 +273,7 @@ class Wrapper:
         elif code == 0:
             self._decide(Outcome.complete("exit"))
         else:
-            self._decide(Outcome.error(_exit_message(code), "exit"))
+            self._decide(Outcome.error(self._failure(code), "exit"))
         return 0
 
     def _relay(self, stdin_tty: bool) -> int:
@@ -240,7 +292,7 @@ class Wrapper:
                     done, status = os.waitpid(self.child, os.WNOHANG)
                     if done:
                         return os.waitstatus_to_exitcode(status)
-                    self._check_idle()
+                    self._check_quiet()
                 if not ready and deadline is not None and time.monotonic() >= deadline:
                     self._decide(
                         Outcome.error(f"timed out after {self.spec.timeout:g} s", "timeout")
@@ -270,6 +322,8 @@ class Wrapper:
                         os.write(1, data)
                     self.last_output = time.monotonic()
                     self.tail = (self.tail + data)[-TAIL_BYTES:]
+                    self.screen_tail.feed(data)
+                    self.screen_current = False
                     if self.waiting:
                         self._set_waiting(False)
                     if self.outcome is None:

@@ -207,7 +207,7 @@ def test_exit_code_decides_without_a_marker(
     if code:
         assert result.exit_code == 1
         assert items[1]["state"] == "error"
-        assert items[1]["message"] == "agent exited with code 3"
+        assert items[1]["message"] == "agent exited with code 3: scripted agent working on #1"
         assert items[2]["state"] == "skipped"
     else:
         assert result.exit_code == 0

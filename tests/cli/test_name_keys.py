@@ -162,7 +162,7 @@ def test_status_lists_numbers_and_names_together(repo, pirun, agent):
 
     assert len(lines) == 3, lines
     assert re.match(r"#1\s+complete\s*$", lines[0]), lines
-    assert re.match(r"#10\s+error\s+agent exited with code 3$", lines[1]), lines
+    assert re.match(r"#10\s+error\s+agent exited with code 3: failing$", lines[1]), lines
     assert re.match(r"PROJ-1\s+running\s*$", lines[2]), lines
     listed = json.loads(pirun("status", "--json").stdout)
     assert [r["issue"] for r in listed] == [1, 10, "PROJ-1"]
@@ -170,7 +170,7 @@ def test_status_lists_numbers_and_names_together(repo, pirun, agent):
 
     waited = pirun("wait", "1", "10", "--json", "--timeout", "30")
     assert json.loads(waited.stdout) == {
-        "completed": [1], "failed": {"10": "agent exited with code 3"}, "pending": [],
+        "completed": [1], "failed": {"10": "agent exited with code 3: failing"}, "pending": [],
         "timed_out": False, "interrupted": False,
     }
     stopped = pirun("stop", "PROJ-1")

@@ -37,7 +37,7 @@ def test_status_text_and_json(repo, pirun, agent):
 
     assert pirun("status", "1").stdout.splitlines() == ["Issue #1: complete"]
     assert pirun("status", "#2").stdout.splitlines() == [
-        "Issue #2: error", "Error: agent exited with code 3",
+        "Issue #2: error", "Error: agent exited with code 3: failing",
     ]
 
     everything = pirun("status")
@@ -47,18 +47,18 @@ def test_status_text_and_json(repo, pirun, agent):
     for line, (n, status) in zip(lines, [(1, "complete"), (2, "error"), (3, "running")],
                                  strict=True):
         assert re.match(rf"#?{n}\b.*\b{status}\b", line), line
-    assert "agent exited with code 3" in lines[1]
+    assert "agent exited with code 3: failing" in lines[1]
 
     listed = json.loads(pirun("status", "--json").stdout)
     assert [r["issue"] for r in listed] == [1, 2, 3]
     _check_shape(listed[0], 1, "complete")
-    _check_shape(listed[1], 2, "error", "agent exited with code 3")
+    _check_shape(listed[1], 2, "error", "agent exited with code 3: failing")
     _check_shape(listed[2], 3, "running")
     one = json.loads(pirun("status", "2", "--json").stdout)
-    _check_shape(one, 2, "error", "agent exited with code 3")
+    _check_shape(one, 2, "error", "agent exited with code 3: failing")
 
     # The record on disk has the same shape.
-    _check_shape(repo.status(2), 2, "error", "agent exited with code 3")
+    _check_shape(repo.status(2), 2, "error", "agent exited with code 3: failing")
     _check_shape(repo.status(1), 1, "complete")
 
 

@@ -53,12 +53,12 @@ def test_misbehaving_agents_in_one_batch(
     items = results(result.stdout)
     assert {n: (i["state"], i["message"]) for n, i in items.items()} == {
         1: ("complete", None),
-        2: ("error", "agent exited with code 3"),
+        2: ("error", "agent exited with code 3: failing, no marker"),
         3: ("error", "timed out after 8 s"),
-        4: ("error", "agent killed by signal SIGKILL"),
+        4: ("error", "agent killed by signal SIGKILL: about to crash"),
         5: ("complete", None),
         6: ("complete", None),
-        7: ("error", "agent exited with code 5"),
+        7: ("error", "agent exited with code 5: ###TASK_COMPLETE_70###"),
         8: ("complete", None),
     }
     for n, item in items.items():

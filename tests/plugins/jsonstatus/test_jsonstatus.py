@@ -11,11 +11,11 @@ import sys
 import threading
 from pathlib import Path
 
-import filelock
 import pytest
 from pirun_jsonstatus import JsonStatusStore
 
 from pirun.errors import StatusStoreError
+from pirun.locks import LockTimeout, file_lock
 from pirun.model import Status, StatusRecord
 from pirun.protocols import StatusStore
 from pirun.runtime import Runtime
@@ -50,9 +50,9 @@ for _ in range(int(sys.argv[2])):
 """
 
 HOLD_LOCK = """
-import sys, time, filelock
-lock = filelock.FileLock(sys.argv[1])
-lock.acquire()
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX)
 print("locked", flush=True)
 time.sleep(600)
 """
@@ -271,8 +271,8 @@ def test_lock_left_by_sigkilled_holder_does_not_block_update(store: JsonStatusSt
     try:
         assert holder.stdout.readline().strip() == "locked"
         # The lock really is held: a non-blocking attempt fails while the holder lives.
-        with pytest.raises(filelock.Timeout):
-            filelock.FileLock(str(lock_path), blocking=False).acquire()
+        with pytest.raises(LockTimeout), file_lock(lock_path, timeout=0):
+            pass
     finally:
         os.kill(holder.pid, signal.SIGKILL)
         holder.wait()

@@ -1,0 +1,140 @@
+"""What an agent shows now: its output replayed on a virtual terminal (pyte).
+
+TUIs draw with cursor moves, so the last line of the byte stream is whatever was
+drawn last (the right end of a footer, a spinner), not the bottom of the screen.
+Everything that reports "what the agent shows" (waiting patterns, the dashboard's
+and the batch table's last output, notifications, error messages, `pirun logs
+--screen`) reads the rendered screen instead.
+
+Replaying everything an agent ever wrote would cost more than the agent: only the
+output since the last full clear of the screen is kept (`ScreenTail`), bounded, and
+rendered when someone asks, never as output arrives. pyte is imported then, too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pyte
+
+#: Output kept for rendering: a few full redraws of a large terminal, and what
+#: pyte (pure Python) replays in well under 0.1 s.
+TAIL_LIMIT = 64 * 1024
+#: Sequences after which nothing written before shows: erase the whole screen, enter
+#: or leave the alternate screen, reset the terminal.
+_CLEARS = (b"\x1b[2J", b"\x1b[?1049h", b"\x1b[?1049l", b"\x1b[?47h", b"\x1bc")
+#: The size a screen is rendered at when the session's is unknown (pirun's own
+#: default for a session without a terminal).
+DEFAULT_SIZE = (50, 200)
+_SIZE_LINE = re.compile(rb"\s*(\d+)\s+(\d+)\s*")
+
+
+def last_clear(data: bytes) -> int:
+    """Where the last full clear in `data` starts, or -1."""
+    return max(data.rfind(sequence) for sequence in _CLEARS)
+
+
+class ScreenTail:
+    """The output since the screen was last cleared, at most TAIL_LIMIT bytes."""
+
+    def __init__(self) -> None:
+        self._data = bytearray()
+
+    def feed(self, data: bytes) -> None:
+        cleared = last_clear(data)
+        if cleared >= 0:
+            self._data[:] = data[cleared:]
+        else:
+            self._data += data
+        if len(self._data) > TAIL_LIMIT:
+            del self._data[: len(self._data) - TAIL_LIMIT]
+
+    def data(self) -> bytes:
+        return bytes(self._data)
+
+
+@dataclass(frozen=True)
+class Screen:
+    """A rendered screen: its lines top to bottom, trailing blanks removed."""
+
+    lines: list[str]
+
+    def bottom_lines(self, count: int) -> list[str]:
+        """The last `count` non-empty lines, top to bottom."""
+        shown = [line for line in self.lines if line.strip()]
+        return shown[-count:] if count > 0 else []
+
+    def bottom_line(self) -> str:
+        lines = self.bottom_lines(1)
+        return lines[0].strip() if lines else ""
+
+    def text(self) -> str:
+        return "\n".join(self.lines).rstrip("\n")
+
+
+@functools.cache
+def _silent_screen() -> type[pyte.Screen]:
+    import pyte
+
+    class SilentScreen(pyte.Screen):
+        def write_process_input(self, data: str) -> None:
+            """Answers to the agent's device queries (cursor position, attributes):
+            there is no one to send them to."""
+
+    return SilentScreen
+
+
+def render(data: bytes, size: tuple[int, int] = DEFAULT_SIZE) -> Screen:
+    """`data` (terminal output, raw bytes) as it shows on a `size` (rows, columns)
+    terminal; only what follows the last full clear in `data` counts."""
+    import pyte
+
+    rows, columns = size
+    screen = _silent_screen()(max(1, columns), max(1, rows))
+    stream = pyte.ByteStream(screen)
+    cleared = last_clear(data)
+    stream.feed(data[cleared:] if cleared >= 0 else data)
+    return Screen([line.rstrip() for line in screen.display])
+
+
+def screen_path(log_path: Path) -> Path:
+    """Where the exec wrapper writes the screen its agent last paused on."""
+    return log_path.with_suffix(".screen")
+
+
+def size_path(log_path: Path) -> Path:
+    """Where the exec wrapper keeps the size of the session's terminal."""
+    return log_path.with_suffix(".size")
+
+
+def write_size(log_path: Path, size: tuple[int, int]) -> None:
+    with contextlib.suppress(OSError):
+        size_path(log_path).write_bytes(b"%d %d\n" % size)
+
+
+def read_size(log_path: Path) -> tuple[int, int]:
+    try:
+        match = _SIZE_LINE.fullmatch(size_path(log_path).read_bytes())
+    except OSError:
+        match = None
+    return (int(match[1]), int(match[2])) if match else DEFAULT_SIZE
+
+
+def log_screen(log_path: Path, limit: int = TAIL_LIMIT) -> Screen:
+    """The screen a session's log ends on (its last `limit` bytes from the last full
+    clear), at the session's terminal size. Empty when there is no log."""
+    try:
+        with open(log_path, "rb") as log:
+            log.seek(0, os.SEEK_END)
+            log.seek(max(0, log.tell() - limit))
+            data = log.read()
+    except OSError:
+        return Screen([])
+    return render(data, read_size(log_path))
