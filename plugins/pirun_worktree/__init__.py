@@ -62,6 +62,11 @@ def pirun_workspace_manager(config: Config) -> GitWorktrees:
     return GitWorktrees(config)
 
 
+@hookimpl
+def pirun_workspace_changes(config: Config, workspace: Workspace) -> bool | None:
+    return GitWorktrees(config).has_changes(workspace)
+
+
 # -- names ---------------------------------------------------------------------------
 
 
@@ -424,6 +429,16 @@ class GitWorktrees:
             branch=branch,
             base=base,
         )
+
+    def has_changes(self, workspace: Workspace) -> bool | None:
+        """Commits on the branch that its base lacks, or uncommitted changes; None
+        when `workspace` is not one of these worktrees or git cannot tell."""
+        if not workspace.path.is_dir() or _issue_of(workspace.path.name) is None:
+            return None
+        try:
+            return self._dirty(workspace.path) or self._unmerged_commits(workspace.branch) > 0
+        except (WorkspaceError, ValueError):
+            return None
 
     def _dirty(self, path: Path) -> bool:
         out = git(path, "status", "--porcelain", "-z", "--untracked-files=all").stdout

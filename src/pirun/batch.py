@@ -11,7 +11,7 @@ from pirun.keys import display_key
 from pirun.log import get_logger
 from pirun.model import Blocker, Issue, IssueState
 from pirun.runtime import Runtime
-from pirun.scheduler import BatchOptions, Item, Scheduler
+from pirun.scheduler import BatchOptions, Item, ItemState, Scheduler
 
 log = get_logger()
 
@@ -73,6 +73,18 @@ def run_batch(rt: Runtime, scheduler: Scheduler) -> tuple[list[Item], bool]:
         raise LockBusy(
             "another `pirun batch` is running in this repository; wait for it or stop it"
         ) from None
+
+
+def mark_changes(rt: Runtime, items: list[Item]) -> None:
+    """Note, for each complete issue, whether its agent left anything behind."""
+    for item in items:
+        if item.state is not ItemState.COMPLETE:
+            continue
+        workspace = rt.workspaces.find(item.key)
+        if workspace is not None:
+            item.changes = rt.pm.hook.pirun_workspace_changes(
+                config=rt.config, workspace=workspace
+            )
 
 
 def finish_batch(rt: Runtime, items: list[Item]) -> None:

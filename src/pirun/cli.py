@@ -354,7 +354,7 @@ def _print_summary(items: list[Item], interrupted: bool) -> None:
 
 def execute_batch(rt: Runtime, keys: list[str], options: BatchOptions, *,
                   dry_run: bool, json_output: bool) -> int:
-    from pirun.batch import finish_batch, make_plan, make_scheduler, run_batch
+    from pirun.batch import finish_batch, make_plan, make_scheduler, mark_changes, run_batch
     from pirun.progress import summary_counts
 
     batch = make_plan(rt, keys)
@@ -374,6 +374,7 @@ def execute_batch(rt: Runtime, keys: list[str], options: BatchOptions, *,
     scheduler.observer = progress
     with progress:
         items, interrupted = run_batch(rt, scheduler)
+    mark_changes(rt, items)
     if json_output:
         print_json({
             "layers": plan_json,

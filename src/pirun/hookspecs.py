@@ -121,6 +121,21 @@ def pirun_workspace_manager(config: Config) -> WorkspaceManager | None:
 
 
 @hookspec(firstresult=True)
+def pirun_workspace_changes(config: Config, workspace: Workspace) -> bool | None:
+    """Tell whether the agent left anything in ``workspace``: commits on its branch
+    that its base does not have, or uncommitted changes.
+
+    :param config: the repository's configuration.
+    :param workspace: the worktree and branch of an issue that completed.
+    :return: True or False; None when this plugin cannot tell (not its workspace).
+
+    Called in: the CLI process, when a batch ends, once per complete issue: an issue
+    complete with no changes is shown as ``complete (no changes)``.
+    Result: the first non-None result wins; None from all leaves it unknown.
+    """
+
+
+@hookspec(firstresult=True)
 def pirun_render_prompt(
     config: Config, issue: Issue, workspace: Workspace, workflow: str | None
 ) -> str | None:
@@ -197,9 +212,10 @@ def pirun_input_prompt(config: Config) -> str | None:
 
     When the agent has written nothing for ``detect.idle_seconds`` and the pattern
     is found (``re.search``) in the last line of its output, cleaned of escape
-    sequences, the run is shown as ``waiting``. Full-screen agents redraw with
-    cursor moves, so look for text shown only while waiting (a footer hint, a
-    permission question) and allow for missing spaces (``\\s*``).
+    sequences, or in one of the bottom four lines of its rendered screen, the run is
+    shown as ``waiting``. Full-screen agents redraw with cursor moves, so look for
+    text shown only while waiting (a footer hint, a permission question) and allow
+    for missing spaces in the stream's line (``\\s*``).
 
     :param config: the repository's configuration.
 
@@ -265,7 +281,8 @@ def pirun_session_waiting(config: Config, record: StatusRecord, last_line: str) 
 
     :param config: the repository's configuration.
     :param record: the issue's record, now ``waiting``.
-    :param last_line: the agent's last output line, escape sequences removed.
+    :param last_line: the bottom line of the agent's screen as a terminal shows it (its
+        last output line, escape sequences removed, before the screen is rendered).
 
     Called in: the exec wrapper, once per quiet spell (the status turns
     ``waiting``, and back to ``running`` when output resumes).

@@ -84,7 +84,7 @@ def items_table(items: list[Item], width: int | None,
             display_key(item.key),
             Text(item.issue.title),
             str(item.layer),
-            Text(item.state.value, style=STATE_STYLES[item.state]),
+            Text(item.shown_state, style=STATE_STYLES[item.state]),
             _elapsed(item),
             Text(detail),
         ])
@@ -100,7 +100,7 @@ PLAIN_COLUMNS = (
 def plain_items(items: list[Item]) -> list[str]:
     """The summary for pipes and logs: aligned columns, no box drawing, no truncation."""
     rows = [
-        [display_key(item.key), str(item.layer), item.state.value, _elapsed(item),
+        [display_key(item.key), str(item.layer), item.shown_state, _elapsed(item),
          item.issue.title + (f" - {item.message}" if item.message else "")]
         for item in items
     ]

@@ -58,10 +58,22 @@ class Item:
     #: The run this batch watches: its outcome is found even if `pirun cleanup`
     #: removes the record before the batch reads it.
     run_id: str | None = None
+    #: For a complete issue, whether the agent left commits or changes (None: not
+    #: known), so that a run that did nothing is seen at a glance.
+    changes: bool | None = None
 
     @property
     def key(self) -> str:
         return self.issue.key
+
+    @property
+    def shown_state(self) -> str:
+        """The state as the summary shows it: `complete (no changes)` for a run that
+        left nothing behind."""
+        if self.state is ItemState.COMPLETE and self.changes is False:
+            return "complete (no changes)"
+        return self.state.value
+
 
     def elapsed(self, now: float | None = None) -> float | None:
         if self.started is None:
@@ -79,6 +91,7 @@ class Item:
             "finished": self.finished,
             "elapsed": self.elapsed(),
             "resumed": self.resumed,
+            "changes": self.changes,
         }
 
 

@@ -35,6 +35,14 @@ def test_planning_benchmark_layers_a_generated_graph() -> None:
     assert report["seconds"] > 0
 
 
+def test_startup_benchmark_compares_commands_and_wrappers_with_a_bare_python() -> None:
+    report = run_benchmark("bench_startup.py", "--quick")
+    for command in ("version", "status", "list", "batch_dry_run_100"):
+        assert report[command]["x_bare_python"] > 1, (command, report[command])
+    assert report["wrapper"]["sessions"] == 2, report["wrapper"]
+    assert report["wrapper"]["rss_mib_median"] > 0, report["wrapper"]
+
+
 def test_github_benchmark_resolves_100_issues_in_at_most_3_requests() -> None:
     report = run_benchmark("bench_github_requests.py", "--size", "100")
     assert report["issues"] == 100
