@@ -26,7 +26,30 @@ class Preset:
     #: between words may be gone (`?forshortcuts`): hence `\s*`. See
     #: docs/configuration.md#agent-presets for where each pattern comes from.
     input_prompt: str | None = None
+    #: Screens that need a person, regex -> reason, searched in every line of the
+    #: rendered screen (`agent.attention` overrides them). Taken from the real
+    #: programs' first run, signed out and offline (tests/plugins/agents/real/).
+    attention: tuple[tuple[str, str], ...] = ()
 
+
+SIGN_IN = "sign-in required"
+TRUST = "trust this folder?"
+API_KEY = "API key required"
+
+#: pi 0.73.1 without a key: `No API key found for the selected model` above its prompt.
+PI_ATTENTION = ((r"No API key found", API_KEY),)
+#: Claude Code 2.1.197: the first-run folder check (`Yes, I trust this folder`) and
+#: its sign-in (`Select login method`, `/login`).
+CLAUDE_ATTENTION = (
+    (r"Yes, I trust this folder", TRUST),
+    (r"Select login method|Please run /login", SIGN_IN),
+)
+#: codex-cli 0.171.0: the welcome screen's `Sign in with ChatGPT`, the browser step
+#: `Finish signing in via your browser`, and `Trust this folder?`.
+CODEX_ATTENTION = (
+    (r"Sign in with ChatGPT|Finish signing in", SIGN_IN),
+    (r"Trust this folder\?", TRUST),
+)
 
 #: pi (badlogic/pi-mono, packages/coding-agent): the footer's context usage,
 #: `0.1%/200k (auto)` or `?/200k`, ends every redraw once the `Working...` loader
@@ -72,12 +95,17 @@ PRESETS: dict[str, Preset] = {
     # pi: `@path` makes the file's text the first message (src/main.ts,
     # prepareInitialMessage); --print/-p processes it and exits (src/cli/args.ts).
     "pi": Preset(
-        ("pi", "@{prompt_file}"), ("pi", "--print", "@{prompt_file}"), PI_WAITING
+        ("pi", "@{prompt_file}"), ("pi", "--print", "@{prompt_file}"), PI_WAITING,
+        PI_ATTENTION,
     ),
     # claude [prompt] starts the TUI on a first message; -p/--print runs once.
-    "claude": Preset(("claude", READ_PROMPT), ("claude", "-p", READ_PROMPT), CLAUDE_WAITING),
+    "claude": Preset(
+        ("claude", READ_PROMPT), ("claude", "-p", READ_PROMPT), CLAUDE_WAITING, CLAUDE_ATTENTION
+    ),
     # codex [PROMPT] is the TUI; `codex exec [PROMPT]` runs non-interactively.
-    "codex": Preset(("codex", READ_PROMPT), ("codex", "exec", READ_PROMPT), CODEX_WAITING),
+    "codex": Preset(
+        ("codex", READ_PROMPT), ("codex", "exec", READ_PROMPT), CODEX_WAITING, CODEX_ATTENTION
+    ),
     # opencode --prompt starts the TUI on a prompt; `opencode run [message..]` runs once.
     "opencode": Preset(
         ("opencode", "--prompt", READ_PROMPT), ("opencode", "run", READ_PROMPT),
@@ -132,6 +160,17 @@ def pirun_agent_command(
         )
     argv = preset.interactive if agent_mode(config) == "interactive" else preset.print
     return substitute(argv, values)
+
+
+@hookimpl(trylast=True)
+def pirun_attention_screens(config: Config) -> dict[str, str] | None:
+    configured = config.get("agent.attention")
+    if configured:
+        return dict(configured)
+    if config.agent_command():
+        return None
+    preset = PRESETS.get(config.get("agent.preset"))
+    return dict(preset.attention) if preset and preset.attention else None
 
 
 @hookimpl(trylast=True)

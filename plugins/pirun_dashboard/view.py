@@ -69,7 +69,7 @@ def collect_rows(rt: Runtime) -> list[Row]:
             issue=key,
             session=session,
             title=(record.title or "") if record else "",
-            state=record.status.value if record else "unknown",
+            state=record.shown_status if record else "unknown",
             age=human_age(record.age_seconds()) if record else "",
             alive=session in live,
             last_line=last_log_line(config.log_path(key)),
@@ -91,7 +91,9 @@ def render(rows: list[Row], selected: int, message: str, width: int) -> Group:
     """The screen: issue, state and age always whole; title, session and last output
     cut or dropped (last output first) to fit `width`."""
     cells: list[list[str | Text]] = [
-        [display_key(row.issue), Text(row.title), Text(row.state, style=STYLES.get(row.state, "")),
+        [display_key(row.issue), Text(row.title),
+         # The style goes by the status: `waiting (sign-in required)` is a waiting.
+         Text(row.state, style=STYLES.get(row.state.split(" ")[0], "")),
          row.age, row.session if row.alive else "-", Text(row.last_line)]
         for row in rows
     ]

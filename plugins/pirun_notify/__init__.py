@@ -104,6 +104,8 @@ def pirun_batch_finished(config: Config, results: list[StatusRecord]) -> None:
 
 @hookimpl
 def pirun_session_waiting(config: Config, record: StatusRecord, last_line: str) -> None:
-    notify(config, "pirun", f"issue {display_key(record.issue)} is waiting for input", {
+    why = f" ({record.reason})" if record.reason else ""
+    notify(config, "pirun", f"issue {display_key(record.issue)} is waiting for input{why}", {
         "event": "issue_waiting", "issue": json_key(record.issue), "last_line": last_line,
+        "reason": record.reason,
     })

@@ -190,7 +190,7 @@ def list_sessions(
         [
             row["session"],
             row["worktree"] or "-",
-            row["status"],
+            f"{row['status']} ({row['reason']})" if row["reason"] else row["status"],
             human_age(row["age_seconds"]) if row["age_seconds"] is not None else "-",
         ]
         for row in rows

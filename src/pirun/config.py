@@ -62,6 +62,17 @@ def regular_expression(value: str) -> str | None:
     return None
 
 
+def attention_patterns(value: dict[Any, Any]) -> str | None:
+    """What is wrong with `value` as regex -> reason pairs, or None."""
+    for pattern, reason in value.items():
+        if not isinstance(pattern, str) or not isinstance(reason, str):
+            return "must map regular expressions to reasons (text)"
+        problem = regular_expression(pattern)
+        if problem:
+            return f"key {pattern!r} {problem}"
+    return None
+
+
 Schema = Mapping[str, "Option | Schema"]
 
 KERNEL_OPTIONS: dict[str, Any] = {
@@ -86,9 +97,16 @@ KERNEL_OPTIONS: dict[str, Any] = {
         "input_prompt": Option(
             str,
             None,
-            "Regex (searched in the agent's last output line) for an agent waiting "
-            "for a person (default: the preset's).",
+            "Regex (searched in the agent's last output line and its screen's bottom lines)"
+            " for an agent waiting for a person (default: the preset's).",
             check=regular_expression,
+        ),
+        "attention": Option(
+            dict,
+            None,
+            "Screens that need a person, regex -> reason (`Sign in with: sign-in required`),"
+            " searched in every line of a quiet agent's screen (default: the preset's).",
+            check=attention_patterns,
         ),
         "mode": Option(
             str,

@@ -207,6 +207,24 @@ def pirun_make_detectors(config: Config, issue: str, prompt: str) -> list[Outcom
 
 
 @hookspec(firstresult=True)
+def pirun_attention_screens(config: Config) -> Mapping[str, str] | None:
+    """Return the screens of the configured agent that need a person, and why.
+
+    When the agent has written nothing for ``detect.idle_seconds`` and one of the
+    regular expressions is found (``re.search``) in a line of its rendered screen,
+    the run is shown as ``waiting`` with that reason (``waiting (sign-in
+    required)``), before the input prompt is looked for: sign-in, API-key and
+    trust-this-folder screens, a required update.
+
+    :param config: the repository's configuration.
+    :return: regex -> reason, tried in order; None for none.
+
+    Called in: the exec wrapper (main thread), once when the session starts.
+    Result: the first non-None result wins.
+    """
+
+
+@hookspec(firstresult=True)
 def pirun_input_prompt(config: Config) -> str | None:
     """Return a regular expression for an agent that waits for a person.
 

@@ -95,6 +95,16 @@ class StatusRecord:
     title: str | None = None
     #: PIRUN_PORT of the run: a free TCP port no other running session was given.
     port: int | None = None
+    #: Why a `waiting` run waits, when its screen says (`sign-in required`); None at
+    #: its input prompt.
+    reason: str | None = None
+
+    @property
+    def shown_status(self) -> str:
+        """The status as people read it: `waiting (sign-in required)`."""
+        if self.status is Status.WAITING and self.reason:
+            return f"{self.status.value} ({self.reason})"
+        return self.status.value
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -113,6 +123,8 @@ class StatusRecord:
             data["title"] = self.title
         if self.port is not None:
             data["port"] = self.port
+        if self.status is Status.WAITING and self.reason:
+            data["reason"] = self.reason
         return data
 
     @classmethod
@@ -127,6 +139,7 @@ class StatusRecord:
             run_id=data.get("run_id"),
             title=data.get("title"),
             port=data.get("port"),
+            reason=data.get("reason"),
         )
 
     def age_seconds(self, now: dt.datetime | None = None) -> float:

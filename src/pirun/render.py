@@ -48,4 +48,4 @@ def print_json(data: Any) -> None:
 
 
 def status_line(record: StatusRecord) -> str:
-    return f"Issue {display_key(record.issue)}: {record.status.value}"
+    return f"Issue {display_key(record.issue)}: {record.shown_status}"

@@ -8,7 +8,7 @@ from typing import Any
 
 from pirun import procfs
 from pirun.keys import json_key, key_from_name, key_name, sort_key
-from pirun.model import Outcome, StatusRecord
+from pirun.model import Outcome, Status, StatusRecord
 from pirun.outcomes import record_outcome
 from pirun.runtime import Runtime
 
@@ -144,6 +144,7 @@ def session_rows(rt: Runtime) -> list[dict[str, Any]]:
                 "worktree": config.relative(workspace.path) if workspace else None,
                 "branch": workspace.branch if workspace else None,
                 "status": record.status.value if record else "unknown",
+                "reason": record.reason if record and record.status is Status.WAITING else None,
                 "age_seconds": int(record.age_seconds()) if record else None,
             }
         )

@@ -122,7 +122,8 @@ def last_line(tail: bytes) -> str:
 
 class Wrapper:
     def __init__(self, spec: RunSpec, rt: Runtime, detectors: list[OutcomeDetector],
-                 input_prompt: re.Pattern[str] | None = None) -> None:
+                 input_prompt: re.Pattern[str] | None = None,
+                 attention: list[tuple[re.Pattern[str], str]] | None = None) -> None:
         self.spec = spec
         self.rt = rt
         self.detectors = detectors
@@ -131,6 +132,7 @@ class Wrapper:
         self.child = 0
         self.master = -1
         self.input_prompt = input_prompt
+        self.attention = attention or []
         self.idle_seconds = float(rt.config.get("detect.idle_seconds") or 0)
         self.last_output = time.monotonic()
         self.tail = b""
@@ -157,8 +159,9 @@ class Wrapper:
         self.size = _size(packed)
         write_size(Path(self.spec.log_file), self.size)
 
-    def _set_waiting(self, waiting: bool) -> None:
-        """Flip running <-> waiting for this run only; fire the hook on entering."""
+    def _set_waiting(self, waiting: bool, reason: str | None = None) -> None:
+        """Flip running <-> waiting for this run only (`reason`: what the screen
+        asks for, if it says); fire the hook on entering."""
         want, current = (Status.WAITING, Status.RUNNING) if waiting else (
             Status.RUNNING, Status.WAITING)
 
@@ -167,7 +170,7 @@ class Wrapper:
                 return None
             if record.run_id not in (None, self.spec.run_id):
                 return None
-            return dataclasses.replace(record, status=want)
+            return dataclasses.replace(record, status=want, reason=reason if waiting else None)
 
         self.waiting = waiting
         record = self.rt.store.update(self.spec.issue, change)
@@ -181,14 +184,24 @@ class Wrapper:
         if not self.screen_current and quiet >= QUIET_SECONDS:
             self._render()
         if (
-            self.outcome is None
-            and not self.waiting
-            and self.input_prompt is not None
-            and self.idle_seconds > 0
-            and quiet >= self.idle_seconds
-            and self._prompt_shown(self.input_prompt)
+            self.outcome is not None
+            or self.waiting
+            or self.idle_seconds <= 0
+            or quiet < self.idle_seconds
         ):
+            return
+        reason = self._attention()
+        if reason is not None:
+            self._set_waiting(True, reason)
+        elif self.input_prompt is not None and self._prompt_shown(self.input_prompt):
             self._set_waiting(True)
+
+    def _attention(self) -> str | None:
+        """Why the screen needs a person (a sign-in, a folder to trust), if it says."""
+        for pattern, reason in self.attention:
+            if any(pattern.search(line) for line in self.screen.lines):
+                return reason
+        return None
 
     def _prompt_shown(self, pattern: re.Pattern[str]) -> bool:
         # The stream's last line, as before the screen was rendered, or one of the
@@ -356,7 +369,11 @@ def main(argv: list[str] | None = None) -> int:
         input_prompt = re.compile(pattern) if pattern else None
     except re.error:
         input_prompt = None
-    return Wrapper(spec, rt, detectors, input_prompt).run()
+    attention = []
+    for text, reason in (rt.pm.hook.pirun_attention_screens(config=rt.config) or {}).items():
+        with contextlib.suppress(re.error):
+            attention.append((re.compile(text), reason))
+    return Wrapper(spec, rt, detectors, input_prompt, attention).run()
 
 
 if __name__ == "__main__":

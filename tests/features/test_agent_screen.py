@@ -5,6 +5,7 @@ own words in its error."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from featureutil import wait_until
@@ -86,3 +87,39 @@ def test_a_failing_agent_s_error_keeps_its_own_words(repo, pirun, agent_script):
     assert result.exit_code == 1, result.stderr
     (item,) = json.loads(result.stdout)["results"]
     assert item["message"] == "agent exited with code 1: Not logged in · Please run /login"
+
+
+# Replays codex-cli 0.171.0's first-run screen, as captured from the real program
+# (tests/plugins/agents/real/codex), then stays at it.
+REPLAYS_CODEX_SIGN_IN = r"""
+import sys, time
+sys.stdout.buffer.write(open(sys.argv[3], "rb").read())
+sys.stdout.flush()
+time.sleep(120)
+"""
+
+
+@pytest.mark.slow
+def test_a_sign_in_screen_is_waiting_with_its_reason(repo, pirun, httpserver, agent_script):
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    capture = (Path(__file__).parents[1] / "plugins" / "agents" / "real" / "codex"
+               / "signin-80x24.raw.bin")
+    repo.write_config(
+        backend="process",
+        agent={"command": [*agent_script(REPLAYS_CODEX_SIGN_IN), str(capture)],
+               "attention": {"Sign in with ChatGPT": "sign-in required"}},
+        detect={"idle_seconds": 1}, notify={"webhook": httpserver.url_for("/hook")},
+    )
+    repo.add_issue(1, "Anything")
+    assert pirun("run", "1", "--no-attach").exit_code == 0
+    wait_until(lambda: (r := repo.status(1)) and r["status"] == "waiting",
+               what="the sign-in screen to be waiting")
+    assert repo.status(1)["reason"] == "sign-in required"
+    assert pirun("status", "1").stdout.strip() == "Issue #1: waiting (sign-in required)"
+    (row,) = json.loads(pirun("list", "--json").stdout)
+    assert (row["status"], row["reason"]) == ("waiting", "sign-in required"), row
+    assert "waiting (sign-in required)" in pirun("list").stdout
+    (event,) = wait_until(lambda: [json.loads(r.data) for r, _ in httpserver.log],
+                          what="the waiting notification")
+    assert event["reason"] == "sign-in required", event
+    pirun("stop", "1")
