@@ -10,7 +10,6 @@ branch, or a pull request from it (see `publish`).
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -43,9 +42,7 @@ def tracker_for(config: Config) -> GitHubTracker:
     def make() -> GitHubTracker:
         from .tracker import GitHubTracker
 
-        tracker = GitHubTracker.from_config(config)
-        weakref.finalize(config, tracker.close)
-        return tracker
+        return GitHubTracker.from_config(config)
 
     return config.stash.setdefault(TRACKER, make)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -33,6 +34,25 @@ def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
         yield items[start:start + size]
 
 
+class _Connection:
+    """The tracker's GitHub client, made on first use (from a function that makes
+    it, or given), and closed once."""
+
+    def __init__(self, client: GitHubClient | Callable[[], GitHubClient]) -> None:
+        self._connect = None if isinstance(client, GitHubClient) else client
+        self._client = client if isinstance(client, GitHubClient) else None
+
+    def client(self) -> GitHubClient:
+        if self._client is None:
+            assert self._connect is not None, "the GitHub client was closed"
+            self._client = self._connect()
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+
 class GitHubTracker:
     """Issues of `repo` (and of any other repository a key names), each fetched once.
 
@@ -53,7 +73,9 @@ class GitHubTracker:
         # key through this tracker, and must not need a token, a `gh` call or even an
         # origin remote for that.
         self._repo = repo
-        self._client = client
+        self._connection = _Connection(client)
+        # Closed when this tracker is unreachable: not before, whoever still uses it.
+        weakref.finalize(self, self._connection.close)
         self.use_graphql = use_graphql
         self._rest_dependencies = True
         #: None remembers that an issue does not exist, so it is not asked for again.
@@ -67,9 +89,7 @@ class GitHubTracker:
 
     @property
     def client(self) -> GitHubClient:
-        if callable(self._client) and not isinstance(self._client, GitHubClient):
-            self._client = self._client()
-        return self._client
+        return self._connection.client()
 
     @classmethod
     def from_config(
@@ -80,8 +100,7 @@ class GitHubTracker:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
     ) -> GitHubTracker:
-        # The functions below hold values read from `config`, never `config` itself:
-        # the tracker is closed by a finalizer of its configuration (`tracker_for`).
+        # The functions below hold values read from `config`, never `config` itself.
         api_url = config.get("github.api_url")
         options = {
             "max_retries": config.get("github.max_retries"),
@@ -101,8 +120,7 @@ class GitHubTracker:
         return cls(repo_resolver(config), connect, use_graphql=config.get("github.graphql"))
 
     def close(self) -> None:
-        if not callable(self._client) or isinstance(self._client, GitHubClient):
-            self._client.close()
+        self._connection.close()
 
     # -- keys -------------------------------------------------------------------------
 

@@ -34,6 +34,13 @@ _CLEARS = (b"\x1b[2J", b"\x1b[?1049h", b"\x1b[?1049l", b"\x1b[?47h", b"\x1bc")
 #: default for a session without a terminal).
 DEFAULT_SIZE = (50, 200)
 _SIZE_LINE = re.compile(rb"\s*(\d+)\s+(\d+)\s*")
+#: Words of a line that says what went wrong, the clearest first: a note after the
+#: error (`Claude Code might not be available in your country`) is passed over.
+_PROBLEMS = (
+    re.compile(r"(?i)\b(?:error|fail(?:ed|ure)?|unable|cannot|can't|could not|denied|"
+               r"invalid|missing|refused|expired|timed out)\b"),
+    re.compile(r"(?i)\b(?:not|no|please)\b"),
+)
 
 
 def last_clear(data: bytes) -> int:
@@ -74,6 +81,18 @@ class Screen:
     def bottom_line(self) -> str:
         lines = self.bottom_lines(1)
         return lines[0].strip() if lines else ""
+
+    def last_words(self, lines: int = 8) -> str:
+        """What a program that failed last said about it: the lowest of the bottom
+        `lines` lines that reads like a problem (`No API key found`, `Not logged
+        in`, `Failed to connect`), else the bottom line. A hint printed after the
+        error (`See: .../docs/providers.md`) is passed over that way."""
+        bottom = [line.strip() for line in self.bottom_lines(lines)]
+        for problem in _PROBLEMS:
+            for line in reversed(bottom):
+                if problem.search(line):
+                    return line
+        return bottom[-1] if bottom else ""
 
     def text(self) -> str:
         return "\n".join(self.lines).rstrip("\n")

@@ -241,7 +241,8 @@ class Wrapper:
         (`agent exited with code 1: Not logged in · Please run /login`)."""
         if not self.screen_current:
             self._render()
-        reason = " ".join(self._shown_line().split())[:REASON_CHARS]
+        words = self.screen.last_words() or last_line(self.tail)
+        reason = " ".join(words.split())[:REASON_CHARS]
         return f"{_exit_message(code)}: {reason}" if reason else _exit_message(code)
 
     def _forward_signal(self, signum: int, _frame: FrameType | None) -> None:

@@ -58,7 +58,7 @@ def test_misbehaving_agents_in_one_batch(
         4: ("error", "agent killed by signal SIGKILL: about to crash"),
         5: ("complete", None),
         6: ("complete", None),
-        7: ("error", "agent exited with code 5: ###TASK_COMPLETE_70###"),
+        7: ("error", "agent exited with code 5: ###TASK_ERROR_8### not yours"),
         8: ("complete", None),
     }
     for n, item in items.items():

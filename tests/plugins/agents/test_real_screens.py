@@ -96,3 +96,22 @@ def test_each_first_run_screen_says_what_it_needs(case: str) -> None:
 @pytest.mark.parametrize("case", sorted(set(CASES) - set(NEEDS_A_PERSON)))
 def test_screens_that_need_nobody_give_no_reason(case: str) -> None:
     assert reason_for(case.split("/")[0], case) is None
+
+
+# --- a failing agent's own words --------------------------------------------------------
+
+LAST_WORDS = {
+    # Print mode: the error, then where to read more.
+    "pi/print-hello.stderr.txt": "No API key found for the selected model.",
+    "claude/print-not-logged-in.stdout.txt": "Not logged in · Please run /login",
+    # The TUI offline: the error, then a note that is not the reason.
+    "claude/tui-prompt-80x24.raw.bin": "Failed to connect to api.anthropic.com: ENOTFOUND",
+}
+
+
+@pytest.mark.parametrize("capture", sorted(LAST_WORDS))
+def test_a_failed_agent_s_last_words_are_its_error_not_the_hint_after_it(capture: str) -> None:
+    data = (REAL / capture).read_bytes()
+    if not capture.endswith(".raw.bin"):
+        data = data.replace(b"\n", b"\r\n")  # as a pty delivers a pipe's lines
+    assert render(data, (24, 80)).last_words() == LAST_WORDS[capture]
