@@ -260,9 +260,13 @@ def logs(
     if not path.exists():
         raise PirunError(f"no log for issue {display_key(key)}")
     if screen:
-        from pirun.screen import log_screen
+        from pirun.screen import log_screen, screen_path
 
-        sys.stdout.write(log_screen(path).text() + "\n")
+        # The exec wrapper's own screen (kept current while output flows, final once
+        # the agent is gone) saw all of the output; the log's tail is the fallback.
+        shown = screen_path(path)
+        text = shown.read_text(encoding="utf-8", errors="replace") if shown.is_file() else ""
+        sys.stdout.write((text.rstrip("\n") or log_screen(path).text()) + "\n")
         return
     print_log(rt, key, path, follow=follow, raw=raw or sys.stdout.isatty())
 

@@ -6,9 +6,10 @@ Everything that reports "what the agent shows" (waiting patterns, the dashboard'
 and the batch table's last output, notifications, error messages, `pirun logs
 --screen`) reads the rendered screen instead.
 
-Replaying everything an agent ever wrote would cost more than the agent: only the
-output since the last full clear of the screen is kept (`ScreenTail`), bounded, and
-rendered when someone asks, never as output arrives. pyte is imported then, too.
+Replaying everything as it arrives would cost more than the agent: output is only
+collected, and replayed when someone looks (`LiveScreen`: when the agent pauses, or
+every few seconds of steady output), from the last full clear of the screen and at
+most 64 KiB at a time. pyte is imported then, too.
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pyte
 
-#: Output kept for rendering: a few full redraws of a large terminal, and what
-#: pyte (pure Python) replays in well under 0.1 s.
+#: Output replayed at most at one look: a few full redraws of a large terminal, and
+#: what pyte (pure Python) replays in well under 0.1 s.
 TAIL_LIMIT = 64 * 1024
 #: Sequences after which nothing written before shows: erase the whole screen, enter
 #: or leave the alternate screen, reset the terminal.
@@ -48,23 +49,54 @@ def last_clear(data: bytes) -> int:
     return max(data.rfind(sequence) for sequence in _CLEARS)
 
 
-class ScreenTail:
-    """The output since the screen was last cleared, at most TAIL_LIMIT bytes."""
+class LiveScreen:
+    """An agent's screen, kept current by replaying what it wrote since the last look.
 
-    def __init__(self) -> None:
-        self._data = bytearray()
+    Output is only collected as it arrives; `render` replays it on a virtual terminal
+    that persists between looks, so a TUI that drew its text once and animates a
+    logo ever since still shows its text. What follows a full clear starts a new
+    terminal; more than TAIL_LIMIT between two looks (a flood) starts one too, with
+    the last TAIL_LIMIT bytes only.
+    """
+
+    def __init__(self, size: tuple[int, int] = DEFAULT_SIZE) -> None:
+        self.size = size
+        self._pending = bytearray()
+        self._fresh = True
+        self._terminal: Any = None
+        self._stream: Any = None
 
     def feed(self, data: bytes) -> None:
         cleared = last_clear(data)
         if cleared >= 0:
-            self._data[:] = data[cleared:]
+            self._pending[:] = data[cleared:]
+            self._fresh = True
         else:
-            self._data += data
-        if len(self._data) > TAIL_LIMIT:
-            del self._data[: len(self._data) - TAIL_LIMIT]
+            self._pending += data
+        if len(self._pending) > TAIL_LIMIT:
+            del self._pending[: len(self._pending) - TAIL_LIMIT]
+            # Start at an escape sequence, not in the middle of one.
+            escape = self._pending.find(b"\x1b")
+            if escape > 0:
+                del self._pending[:escape]
+            self._fresh = True
 
-    def data(self) -> bytes:
-        return bytes(self._data)
+    def resize(self, size: tuple[int, int]) -> None:
+        self.size = size
+        if self._terminal is not None:
+            self._terminal.resize(max(1, size[0]), max(1, size[1]))
+
+    def render(self) -> Screen:
+        import pyte
+
+        if self._fresh or self._terminal is None:
+            rows, columns = self.size
+            self._terminal = _silent_screen()(max(1, columns), max(1, rows))
+            self._stream = pyte.ByteStream(self._terminal)
+            self._fresh = False
+        self._stream.feed(bytes(self._pending))
+        self._pending.clear()
+        return Screen([line.rstrip() for line in self._terminal.display])
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from pirun.model import JsonFile, Outcome, Status, StatusRecord
 from pirun.outcomes import record_outcome
 from pirun.protocols import OutcomeDetector
 from pirun.runtime import Runtime
-from pirun.screen import DEFAULT_SIZE, Screen, ScreenTail, render, screen_path, write_size
+from pirun.screen import DEFAULT_SIZE, LiveScreen, Screen, screen_path, write_size
 from pirun.sessions import SESSION_VANISHED
 from pirun.terminal import LineAssembler, strip_escapes
 
@@ -48,6 +48,9 @@ TAIL_BYTES = 2048
 #: After this long without output the agent's screen is rendered (once per quiet
 #: spell): for the waiting check, the screen file and the hooks.
 QUIET_SECONDS = 1.0
+#: While output keeps coming (an animated sign-in screen), the screen is rendered
+#: at most this often, so a screen that needs a person is still seen.
+RENDER_EVERY = 2.0
 #: The bottom lines of the screen searched for an input prompt: a TUI's prompt sits
 #: above its footer and status lines.
 PROMPT_LINES = 4
@@ -136,18 +139,24 @@ class Wrapper:
         self.idle_seconds = float(rt.config.get("detect.idle_seconds") or 0)
         self.last_output = time.monotonic()
         self.tail = b""
-        self.screen_tail = ScreenTail()
+        self.live = LiveScreen()
         self.screen = Screen([])
         self.screen_current = True
+        self.rendered_at = time.monotonic()
+        #: What the screen last said it needs (a sign-in...), and since when.
+        self.needs: str | None = None
+        self.needs_since = 0.0
         self.size = DEFAULT_SIZE
         self.waiting = False
+        self.waiting_reason: str | None = None
         self.hung_up = False
 
     def _render(self) -> None:
         """What the agent shows now, for the checks below and for other processes
         (`.logs/issue-N.screen`, which the dashboard and the batch table read)."""
-        self.screen = render(self.screen_tail.data(), self.size)
+        self.screen = self.live.render()
         self.screen_current = True
+        self.rendered_at = time.monotonic()
         with contextlib.suppress(OSError):
             write_text(screen_path(Path(self.spec.log_file)), self.screen.text() + "\n")
 
@@ -157,6 +166,7 @@ class Wrapper:
     def _resize(self, packed: bytes) -> None:
         fcntl.ioctl(self.master, termios.TIOCSWINSZ, packed)
         self.size = _size(packed)
+        self.live.resize(self.size)
         write_size(Path(self.spec.log_file), self.size)
 
     def _set_waiting(self, waiting: bool, reason: str | None = None) -> None:
@@ -173,27 +183,42 @@ class Wrapper:
             return dataclasses.replace(record, status=want, reason=reason if waiting else None)
 
         self.waiting = waiting
+        self.waiting_reason = reason if waiting else None
         record = self.rt.store.update(self.spec.issue, change)
         if record is not None and waiting:
             self.rt.pm.hook.pirun_session_waiting(
                 config=self.rt.config, record=record, last_line=self._shown_line()
             )
 
-    def _check_quiet(self) -> None:
-        quiet = time.monotonic() - self.last_output
-        if not self.screen_current and quiet >= QUIET_SECONDS:
-            self._render()
-        if (
-            self.outcome is not None
-            or self.waiting
-            or self.idle_seconds <= 0
-            or quiet < self.idle_seconds
+    def _tick(self) -> None:
+        """After each read and each second without one: render the screen when the
+        agent pauses (or every RENDER_EVERY seconds of steady output), and decide
+        whether the run is waiting for a person."""
+        now = time.monotonic()
+        quiet = now - self.last_output
+        if not self.screen_current and (
+            quiet >= QUIET_SECONDS or now - self.rendered_at >= RENDER_EVERY
         ):
+            self._render()
+            needs = self._attention()
+            if needs != self.needs:
+                self.needs, self.needs_since = needs, now
+        if self.outcome is not None or self.idle_seconds <= 0:
             return
-        reason = self._attention()
-        if reason is not None:
-            self._set_waiting(True, reason)
-        elif self.input_prompt is not None and self._prompt_shown(self.input_prompt):
+        if self.waiting:
+            if self.waiting_reason is not None and self.needs != self.waiting_reason:
+                self._set_waiting(False)
+            return
+        # A screen that needs a person counts once it has been shown that long, or
+        # once the agent has been quiet that long (before its input prompt, which a
+        # sign-in or key screen may also show).
+        if self.needs is not None and self.idle_seconds <= max(now - self.needs_since, quiet):
+            self._set_waiting(True, self.needs)
+        elif (
+            self.input_prompt is not None
+            and quiet >= self.idle_seconds
+            and self._prompt_shown(self.input_prompt)
+        ):
             self._set_waiting(True)
 
     def _attention(self) -> str | None:
@@ -239,8 +264,6 @@ class Wrapper:
     def _failure(self, code: int) -> str:
         """How the agent ended, in its own words when it left some on the screen
         (`agent exited with code 1: Not logged in · Please run /login`)."""
-        if not self.screen_current:
-            self._render()
         words = self.screen.last_words() or last_line(self.tail)
         reason = " ".join(words.split())[:REASON_CHARS]
         return f"{_exit_message(code)}: {reason}" if reason else _exit_message(code)
@@ -280,6 +303,8 @@ class Wrapper:
                     termios.tcsetattr(0, termios.TCSAFLUSH, saved)
         Path(spec.exit_file).write_text(f"{code}\n", encoding="utf-8")
         self._detect(list(self.lines.flush()))
+        if not self.screen_current:
+            self._render()  # the screen it ended on, for `pirun logs --screen`
         if self.hung_up:
             # The session itself went away (tmux kill-session, server killed): the
             # agent died with it, and that is what the record should say.
@@ -306,7 +331,7 @@ class Wrapper:
                     done, status = os.waitpid(self.child, os.WNOHANG)
                     if done:
                         return os.waitstatus_to_exitcode(status)
-                    self._check_quiet()
+                    self._tick()
                 if not ready and deadline is not None and time.monotonic() >= deadline:
                     self._decide(
                         Outcome.error(f"timed out after {self.spec.timeout:g} s", "timeout")
@@ -336,10 +361,13 @@ class Wrapper:
                         os.write(1, data)
                     self.last_output = time.monotonic()
                     self.tail = (self.tail + data)[-TAIL_BYTES:]
-                    self.screen_tail.feed(data)
+                    self.live.feed(data)
                     self.screen_current = False
-                    if self.waiting:
+                    if self.waiting and self.waiting_reason is None:
+                        # Back from its prompt. A screen that needs a person ends
+                        # when a render shows it gone, not on output (it may animate).
                         self._set_waiting(False)
+                    self._tick()
                     if self.outcome is None:
                         self._detect(list(self.lines.feed(data)))
         _, status = os.waitpid(self.child, 0)

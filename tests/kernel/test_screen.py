@@ -8,7 +8,7 @@ from pathlib import Path
 from pirun.progress import last_log_line
 from pirun.screen import (
     TAIL_LIMIT,
-    ScreenTail,
+    LiveScreen,
     log_screen,
     render,
     screen_path,
@@ -68,19 +68,33 @@ def test_a_device_query_is_not_answered_nor_shown() -> None:
     assert render(data, (5, 40)).bottom_line() == "before after"
 
 
-def test_the_tail_keeps_what_follows_the_last_clear() -> None:
-    tail = ScreenTail()
-    tail.feed(b"first screen\r\n")
-    tail.feed(b"more" + ESC + b"[2J" + b"second")
-    tail.feed(b" screen")
-    assert tail.data() == ESC + b"[2J" + b"second screen"
+def test_a_live_screen_shows_what_follows_the_last_clear() -> None:
+    live = LiveScreen((10, 40))
+    live.feed(b"first screen\r\n")
+    assert live.render().bottom_line() == "first screen"
+    live.feed(b"more" + ESC + b"[2J" + ESC + b"[H" + b"second")
+    live.feed(b" screen")
+    assert live.render().text() == "second screen"
 
 
-def test_the_tail_is_bounded() -> None:
-    tail = ScreenTail()
-    for _ in range(10):
-        tail.feed(b"y" * (TAIL_LIMIT // 3))
-    assert len(tail.data()) == TAIL_LIMIT
+def test_text_drawn_once_stays_while_something_else_animates() -> None:
+    # codex's sign-in screen at 200x50: the text once, then a logo redrawn for ever.
+    live = LiveScreen((50, 200))
+    live.feed(ESC + b"[2J" + at(40, 3, b"Sign in with ChatGPT"))
+    for frame in range(2000):
+        live.feed(at(5, 10, b"logo frame %04d" % frame))
+        if frame % 500 == 0:
+            live.render()
+    screen = live.render()
+    assert "Sign in with ChatGPT" in screen.text(), "the text drawn first was lost"
+    assert "logo frame 1999" in screen.text()
+
+
+def test_a_flood_between_two_looks_keeps_the_last_bytes_only() -> None:
+    live = LiveScreen((5, 20))
+    live.feed(b"old text\r\n")
+    live.feed(b"y" * (3 * TAIL_LIMIT))
+    assert "old text" not in live.render().text()
 
 
 def test_a_log_renders_at_the_session_s_size(tmp_path: Path) -> None:
