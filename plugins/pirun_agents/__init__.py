@@ -35,6 +35,7 @@ class Preset:
 SIGN_IN = "sign-in required"
 TRUST = "trust this folder?"
 API_KEY = "API key required"
+APPROVAL = "approval needed"
 
 #: pi 0.73.1 without a key: `No API key found for the selected model` above its prompt.
 PI_ATTENTION = ((r"No API key found", API_KEY),)
@@ -43,13 +44,19 @@ PI_ATTENTION = ((r"No API key found", API_KEY),)
 CLAUDE_ATTENTION = (
     (r"Yes, I trust this folder", TRUST),
     (r"Select login method|Please run /login", SIGN_IN),
+    # A tool call to approve (the Bash permission dialog captured in screens/).
+    (r"Do you want to (?:proceed|make this edit)|This command requires approval", APPROVAL),
 )
 #: codex-cli 0.171.0: the welcome screen's `Sign in with ChatGPT`, the browser step
 #: `Finish signing in via your browser`, and `Trust this folder?`.
 CODEX_ATTENTION = (
     (r"Sign in with ChatGPT|Finish signing in", SIGN_IN),
     (r"Trust this folder\?", TRUST),
+    # The approval overlay (codex-rs/tui/src/bottom_pane/approval_overlay.rs).
+    (r"Would you like to (?:run|make|grant|send)\b", APPROVAL),
 )
+#: opencode 1.18.33: a tool call to approve (routes/session/permission.tsx).
+OPENCODE_ATTENTION = ((r"△ Permission required", APPROVAL),)
 
 #: pi (badlogic/pi-mono, packages/coding-agent): the footer's context usage,
 #: `0.1%/200k (auto)` or `?/200k`, ends every redraw once the `Working...` loader
@@ -109,7 +116,7 @@ PRESETS: dict[str, Preset] = {
     # opencode --prompt starts the TUI on a prompt; `opencode run [message..]` runs once.
     "opencode": Preset(
         ("opencode", "--prompt", READ_PROMPT), ("opencode", "run", READ_PROMPT),
-        OPENCODE_WAITING,
+        OPENCODE_WAITING, OPENCODE_ATTENTION,
     ),
     # The scripted demo agent never waits for anyone.
     "demo": Preset(

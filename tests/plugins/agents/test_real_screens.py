@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
-from pirun_agents import API_KEY, PRESETS, SIGN_IN, TRUST
+from pirun_agents import API_KEY, APPROVAL, PRESETS, SIGN_IN, TRUST
 
 from pirun.screen import render
 
@@ -115,3 +115,21 @@ def test_a_failed_agent_s_last_words_are_its_error_not_the_hint_after_it(capture
     if not capture.endswith(".raw.bin"):
         data = data.replace(b"\n", b"\r\n")  # as a pty delivers a pipe's lines
     assert render(data, (24, 80)).last_words() == LAST_WORDS[capture]
+
+
+# The screens a stand-in model API led the real agents to (tests/plugins/agents/screens/,
+# each the wrapper's last 2 KiB at that moment): asking to approve a tool is a reason;
+# a finished answer is only the input prompt.
+@pytest.mark.parametrize(("screen", "reason"), [
+    ("claude-permission", APPROVAL), ("claude-idle", None), ("claude-working", None),
+    ("codex-idle", None), ("codex-working", None), ("opencode-idle", None),
+    ("opencode-working", None), ("pi-idle", None), ("pi-working", None),
+])
+def test_a_tool_to_approve_is_a_reason_and_an_answer_is_not(
+    screen: str, reason: str | None
+) -> None:
+    shown = render((Path(__file__).parent / "screens" / f"{screen}.bin").read_bytes())
+    agent = screen.split("-")[0]
+    found = [why for pattern, why in PRESETS[agent].attention
+             if any(re.search(pattern, line) for line in shown.lines)]
+    assert found[:1] == ([reason] if reason else []), (screen, found)
