@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shlex
 import string
 import sys
 from dataclasses import dataclass
@@ -58,6 +60,26 @@ CODEX_ATTENTION = (
 #: opencode 1.18.33: a tool call to approve (routes/session/permission.tsx).
 OPENCODE_ATTENTION = ((r"△ Permission required", APPROVAL),)
 
+def agent_hook(agent: str) -> str:
+    """The command an agent's own hook runs: it tells the session's exec wrapper
+    (`pirun.agent_event`). Fixed text: no issue data is ever part of it."""
+    return f"{shlex.quote(sys.executable)} -m pirun.agent_event {agent}"
+
+
+#: Claude Code's hooks for this session only (`--settings`, never the user's own
+#: settings files): its turn ended (`Stop`), it needs a person (`Notification`:
+#: `permission_prompt`, `idle_prompt`), it goes on (`UserPromptSubmit`). Each gets the
+#: event as JSON on stdin (docs.claude.com/docs/claude-code/hooks).
+CLAUDE_SETTINGS = json.dumps({
+    "hooks": {
+        event: [{"hooks": [{"type": "command", "command": agent_hook("claude")}]}]
+        for event in ("Stop", "Notification", "UserPromptSubmit")
+    }
+})
+#: codex's `notify` program for this session only (`-c`, a TOML array): run with
+#: `{"type": "agent-turn-complete", ...}` as its last argument when a turn ends.
+CODEX_NOTIFY = "notify=" + json.dumps([sys.executable, "-m", "pirun.agent_event", "codex"])
+
 #: pi (badlogic/pi-mono, packages/coding-agent): the footer's context usage,
 #: `0.1%/200k (auto)` or `?/200k`, ends every redraw once the `Working...` loader
 #: (shown from agent_start to agent_end) is gone. Source:
@@ -107,11 +129,13 @@ PRESETS: dict[str, Preset] = {
     ),
     # claude [prompt] starts the TUI on a first message; -p/--print runs once.
     "claude": Preset(
-        ("claude", READ_PROMPT), ("claude", "-p", READ_PROMPT), CLAUDE_WAITING, CLAUDE_ATTENTION
+        ("claude", "--settings", CLAUDE_SETTINGS, READ_PROMPT), ("claude", "-p", READ_PROMPT),
+        CLAUDE_WAITING, CLAUDE_ATTENTION,
     ),
     # codex [PROMPT] is the TUI; `codex exec [PROMPT]` runs non-interactively.
     "codex": Preset(
-        ("codex", READ_PROMPT), ("codex", "exec", READ_PROMPT), CODEX_WAITING, CODEX_ATTENTION
+        ("codex", "-c", CODEX_NOTIFY, READ_PROMPT), ("codex", "exec", READ_PROMPT),
+        CODEX_WAITING, CODEX_ATTENTION,
     ),
     # opencode --prompt starts the TUI on a prompt; `opencode run [message..]` runs once.
     "opencode": Preset(

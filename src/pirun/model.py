@@ -98,6 +98,9 @@ class StatusRecord:
     #: Why a `waiting` run waits, when its screen says (`sign-in required`); None at
     #: its input prompt.
     reason: str | None = None
+    #: Who decided the status: `marker`, `exit`, `signal`, `timeout`, ... for a final
+    #: one; `screen` or `agent-hook` for `waiting`.
+    source: str | None = None
 
     @property
     def shown_status(self) -> str:
@@ -125,6 +128,8 @@ class StatusRecord:
             data["port"] = self.port
         if self.status is Status.WAITING and self.reason:
             data["reason"] = self.reason
+        if self.source and self.status is not Status.RUNNING:
+            data["source"] = self.source
         return data
 
     @classmethod
@@ -140,6 +145,7 @@ class StatusRecord:
             title=data.get("title"),
             port=data.get("port"),
             reason=data.get("reason"),
+            source=data.get("source"),
         )
 
     def age_seconds(self, now: dt.datetime | None = None) -> float:

@@ -32,6 +32,8 @@ def record_outcome(
             status=outcome.status,
             timestamp=utc_now(),
             error_message=outcome.message if outcome.status is Status.ERROR else None,
+            reason=None,
+            source=outcome.source or None,
         )
 
     record = rt.store.update(issue, change)

@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import errno
 import fcntl
+import json
 import os
 import pty
 import re
@@ -87,11 +88,12 @@ def _window_size(fd: int) -> bytes:
         return struct.pack("HHHH", 50, 200, 0, 0)
 
 
-def _exec_agent(spec: RunSpec) -> None:
+def _exec_agent(spec: RunSpec, events: Path) -> None:
     """In the forked child: become the agent, or report why not and exit 127."""
     try:
         os.chdir(spec.cwd)
-        env = {**os.environ, **spec.env}
+        # PIRUN_EVENTS: where the agent's own hooks report (`pirun.agent_event`).
+        env = {**os.environ, **spec.env, "PIRUN_EVENTS": str(events)}
         env.setdefault("TERM", "xterm-256color")
         os.execvpe(spec.argv[0], spec.argv, env)
     except OSError as exc:
@@ -149,6 +151,12 @@ class Wrapper:
         self.size = DEFAULT_SIZE
         self.waiting = False
         self.waiting_reason: str | None = None
+        #: Waiting because the agent said so (its hook): output does not end that,
+        #: only an answer typed into its terminal or the agent saying it goes on.
+        self.waiting_sticky = False
+        self.events_fd = -1
+        self._events_writer = -1
+        self._events_partial = b""
         self.hung_up = False
 
     def _render(self) -> None:
@@ -169,7 +177,8 @@ class Wrapper:
         self.live.resize(self.size)
         write_size(Path(self.spec.log_file), self.size)
 
-    def _set_waiting(self, waiting: bool, reason: str | None = None) -> None:
+    def _set_waiting(self, waiting: bool, reason: str | None = None,
+                     source: str = "screen") -> None:
         """Flip running <-> waiting for this run only (`reason`: what the screen
         asks for, if it says); fire the hook on entering."""
         want, current = (Status.WAITING, Status.RUNNING) if waiting else (
@@ -180,10 +189,14 @@ class Wrapper:
                 return None
             if record.run_id not in (None, self.spec.run_id):
                 return None
-            return dataclasses.replace(record, status=want, reason=reason if waiting else None)
+            return dataclasses.replace(
+                record, status=want, reason=reason if waiting else None,
+                source=source if waiting else None,
+            )
 
         self.waiting = waiting
         self.waiting_reason = reason if waiting else None
+        self.waiting_sticky = waiting and source == "agent-hook"
         record = self.rt.store.update(self.spec.issue, change)
         if record is not None and waiting:
             self.rt.pm.hook.pirun_session_waiting(
@@ -206,7 +219,10 @@ class Wrapper:
         if self.outcome is not None or self.idle_seconds <= 0:
             return
         if self.waiting:
-            if self.waiting_reason is not None and self.needs != self.waiting_reason:
+            # A screen that needed a person and shows something else now: going on.
+            # (What the agent's own hook said stands until someone answers.)
+            if (not self.waiting_sticky and self.waiting_reason is not None
+                    and self.needs != self.waiting_reason):
                 self._set_waiting(False)
             return
         # A screen that needs a person counts once it has been shown that long, or
@@ -268,6 +284,61 @@ class Wrapper:
         reason = " ".join(words.split())[:REASON_CHARS]
         return f"{_exit_message(code)}: {reason}" if reason else _exit_message(code)
 
+    def _open_events(self) -> Path:
+        """The pipe the agent's hooks write to; held open for writing too, so that
+        a hook closing its end is not an end of file here."""
+        path = Path(self.spec.log_file).with_suffix(".events")
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
+            os.mkfifo(path, 0o600)
+            self.events_fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+            self._events_writer = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        return path
+
+    def _read_events(self) -> None:
+        try:
+            data = os.read(self.events_fd, READ_SIZE)
+        except BlockingIOError:
+            return
+        *lines, self._events_partial = (self._events_partial + data).split(b"\n")
+        self._events_partial = self._events_partial[-READ_SIZE:]
+        for line in lines:
+            with contextlib.suppress(ValueError, AttributeError):
+                self._agent_event(json.loads(line))
+
+    def _agent_event(self, event: dict[str, str]) -> None:
+        """What an agent's own hook says (`pirun.agent_event`): its turn ended, it
+        needs an approval or an answer, or it goes on with a new prompt."""
+        if self.outcome is not None:
+            return
+        name, kind = event.get("event"), event.get("kind")
+        if name == "UserPromptSubmit":
+            if self.waiting:
+                self._set_waiting(False)
+            return
+        if name == "Notification" and kind == "permission_prompt":
+            reason: str | None = "approval needed"
+        elif (name == "Notification" and kind == "idle_prompt") or name in (
+            "Stop", "agent-turn-complete"
+        ):
+            reason = None
+        else:
+            return
+        if self.waiting and self.waiting_reason == reason:
+            self.waiting_sticky = True
+            return
+        if self.waiting:
+            self._set_waiting(False)
+        self._set_waiting(True, reason, source="agent-hook")
+
+    def _close_events(self) -> None:
+        for fd in (self.events_fd, self._events_writer):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        with contextlib.suppress(OSError):
+            Path(self.spec.log_file).with_suffix(".events").unlink(missing_ok=True)
+
     def _forward_signal(self, signum: int, _frame: FrameType | None) -> None:
         # The agent leads its own session (pty.fork), so signals aimed at the
         # wrapper (tmux kill-session's SIGHUP, `pirun stop`'s SIGTERM) must be passed on.
@@ -281,9 +352,10 @@ class Wrapper:
         Path(spec.log_file).parent.mkdir(parents=True, exist_ok=True)
         stdin_tty = os.isatty(0)
         size = _window_size(0 if stdin_tty else 1)
+        events = self._open_events()
         self.child, self.master = pty.fork()
         if self.child == 0:
-            _exec_agent(spec)
+            _exec_agent(spec, events)
         self._resize(size)
         for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             signal.signal(signum, self._forward_signal)
@@ -301,6 +373,7 @@ class Wrapper:
             if saved is not None:
                 with contextlib.suppress(termios.error, OSError):
                     termios.tcsetattr(0, termios.TCSAFLUSH, saved)
+        self._close_events()
         Path(spec.exit_file).write_text(f"{code}\n", encoding="utf-8")
         self._detect(list(self.lines.flush()))
         if not self.screen_current:
@@ -318,6 +391,8 @@ class Wrapper:
     def _relay(self, stdin_tty: bool) -> int:
         deadline = time.monotonic() + self.spec.timeout if self.spec.timeout else None
         sources = [self.master, 0] if stdin_tty else [self.master]
+        if self.events_fd >= 0:
+            sources.append(self.events_fd)
         with open(self.spec.log_file, "ab", buffering=0) as log:
             while True:
                 # Wake at least once a second: an agent that leaves a background
@@ -345,8 +420,12 @@ class Wrapper:
                         data = b""
                     if data:
                         os.write(self.master, data)
+                        if self.waiting and self.waiting_sticky:
+                            self._set_waiting(False)  # someone answered the agent
                     else:
                         sources.remove(0)
+                if self.events_fd in ready:
+                    self._read_events()
                 if self.master in ready:
                     try:
                         data = os.read(self.master, READ_SIZE)
@@ -363,7 +442,7 @@ class Wrapper:
                     self.tail = (self.tail + data)[-TAIL_BYTES:]
                     self.live.feed(data)
                     self.screen_current = False
-                    if self.waiting and self.waiting_reason is None:
+                    if self.waiting and self.waiting_reason is None and not self.waiting_sticky:
                         # Back from its prompt. A screen that needs a person ends
                         # when a render shows it gone, not on output (it may animate).
                         self._set_waiting(False)
