@@ -12,6 +12,7 @@ from pirun.model import Outcome, Status, StatusRecord
 from pirun.outcomes import cleaned_path, keep_cleaned, record_outcome
 from pirun.runtime import Runtime
 from pirun.screen import screen_path, size_path
+from pirun.wrapper import events_path
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ def run_cleanup(rt: Runtime, targets: list[Target], options: CleanupOptions) -> 
                 continue
         log = config.log_path(n)
         for path in (config.exit_path(n), config.run_spec_path(n), screen_path(log),
-                     size_path(log)):
+                     size_path(log), events_path(log)):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
         if removed:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,13 @@ def reconcile(rt: Runtime) -> list[StatusRecord]:
     """
     changed = []
     with rt.lock("sessions"):
+        # A pirun killed with -9 between starting a session and removing its
+        # starting file leaves the file behind, naming a dead process: nobody else
+        # will remove it.
+        for issue in _starting_files(rt):
+            if not is_starting(rt, issue):
+                with contextlib.suppress(OSError):
+                    starting_path(rt, issue).unlink()
         records, running = _running(rt)
         for record in records:
             if record.session in running:

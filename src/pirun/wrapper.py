@@ -77,6 +77,11 @@ class RunSpec(JsonFile):
     runtime: dict[str, Any] | None = None
 
 
+def events_path(log_file: Path) -> Path:
+    """The pipe a session's agent hooks write to (`pirun.agent_event`)."""
+    return log_file.with_suffix(".events")
+
+
 def wrapper_argv(spec_path: Path) -> tuple[str, ...]:
     return (sys.executable, "-m", "pirun.wrapper", str(spec_path))
 
@@ -287,7 +292,7 @@ class Wrapper:
     def _open_events(self) -> Path:
         """The pipe the agent's hooks write to; held open for writing too, so that
         a hook closing its end is not an end of file here."""
-        path = Path(self.spec.log_file).with_suffix(".events")
+        path = events_path(Path(self.spec.log_file))
         with contextlib.suppress(OSError):
             path.unlink(missing_ok=True)
             os.mkfifo(path, 0o600)
@@ -337,7 +342,7 @@ class Wrapper:
                 with contextlib.suppress(OSError):
                     os.close(fd)
         with contextlib.suppress(OSError):
-            Path(self.spec.log_file).with_suffix(".events").unlink(missing_ok=True)
+            events_path(Path(self.spec.log_file)).unlink(missing_ok=True)
 
     def _forward_signal(self, signum: int, _frame: FrameType | None) -> None:
         # The agent leads its own session (pty.fork), so signals aimed at the
