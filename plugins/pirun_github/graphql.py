@@ -27,11 +27,11 @@ NEXT_PAGE_SIZE = 100
 
 _RELATED_SELECTION = (
     "totalCount pageInfo { hasNextPage endCursor } "
-    "nodes { number title state repository { owner { login } name } }"
+    "nodes { number title state stateReason repository { owner { login } name } }"
 )
 RELATED_FRAGMENT = f"fragment Related on IssueConnection {{ {_RELATED_SELECTION} }}"
 ISSUE_FRAGMENT = (
-    "fragment IssueFields on Issue { number title body state url "
+    "fragment IssueFields on Issue { number title body state stateReason url "
     "labels(first: 20) { nodes { name } } "
     f"blockedBy(first: {PAGE_SIZE}) {{ ...Related }} "
     f"blocking(first: {PAGE_SIZE}) {{ ...Related }} }}"
@@ -150,13 +150,16 @@ def require(obj: Any, key: str, kind: type | tuple[type, ...], what: str) -> Any
     return value
 
 
-def parse_state(value: Any, what: str) -> IssueState:
-    try:
-        return IssueState(str(value).lower())
-    except ValueError:
+def parse_state(value: Any, what: str, reason: Any = None) -> IssueState:
+    """An issue's `state`, with its `stateReason` (REST: `state_reason`): closed as
+    not planned is not done."""
+    if str(value).lower() not in ("open", "closed"):
         raise TrackerError(
             f"GitHub returned malformed data for {what}: unknown state {one_line(value, 40)!r}"
-        ) from None
+        )
+    if str(value).lower() == "closed" and str(reason).lower() == "not_planned":
+        return IssueState.NOT_PLANNED
+    return IssueState(str(value).lower())
 
 
 @dataclass
@@ -186,7 +189,7 @@ def parse_related(
             Blocker(
                 key=key_of(f"{owner}/{name}", number),
                 title=require(node, "title", str, where),
-                state=parse_state(node.get("state"), where),
+                state=parse_state(node.get("state"), where, node.get("stateReason")),
             )
         )
     page_info = require(connection, "pageInfo", dict, where)
@@ -229,7 +232,7 @@ def parse_issue(
         key=key,
         title=require(node, "title", str, what),
         body=body if isinstance(body, str) else "",
-        state=parse_state(node.get("state"), what),
+        state=parse_state(node.get("state"), what, node.get("stateReason")),
         url=_text(node.get("url")),
         labels=tuple(
             n["name"] for n in label_nodes or [] if isinstance(n, dict) and

@@ -45,7 +45,7 @@ def parse_issue(item: Any, key: str, asked: int) -> Issue | None:
         key=key,
         title=require(item, "title", str, what),
         body=body if isinstance(body, str) else "",
-        state=parse_state(item.get("state"), what),
+        state=parse_state(item.get("state"), what, item.get("state_reason")),
         url=html_url if isinstance(html_url := item.get("html_url"), str) else "",
         labels=tuple(
             label["name"] if isinstance(label, dict) else label
@@ -67,7 +67,7 @@ def parse_blockers(
             Blocker(
                 key=key_of(repository_of(item, where), number),
                 title=require(item, "title", str, where),
-                state=parse_state(item.get("state"), where),
+                state=parse_state(item.get("state"), where, item.get("state_reason")),
             )
         )
     return blockers

@@ -7,7 +7,7 @@ of ASCII letters and digits joined by single dashes, starting with a letter
 
     ---
     title: Add a login page
-    state: open            # open (default) or closed
+    state: open            # open (default), closed, or not_planned (closed, not done)
     blocked_by: [3, "#4", "login-page", "owner/repo#7"]
     labels: [frontend]
     ---
@@ -226,9 +226,9 @@ def _state(front: dict[Any, Any]) -> IssueState:
     state = front.get("state")
     if state is None:
         return IssueState.OPEN
-    if isinstance(state, str) and state.strip().lower() in {"open", "closed"}:
+    if isinstance(state, str) and state.strip().lower() in {"open", "closed", "not_planned"}:
         return IssueState(state.strip().lower())
-    raise ValueError(f"'state' must be open or closed, got {state!r}")
+    raise ValueError(f"'state' must be open, closed or not_planned, got {state!r}")
 
 
 def _list(front: dict[Any, Any], key: str) -> list[Any]:
@@ -282,8 +282,8 @@ def write_issue(
     own = _own_key(str(key)) if plain else None
     if own is None or own != str(key):
         raise ValueError(f"issue key must be a positive number or a name like PROJ-7, got {key!r}")
-    if state not in {"open", "closed"}:
-        raise ValueError(f"state must be open or closed, got {state!r}")
+    if state not in {"open", "closed", "not_planned"}:
+        raise ValueError(f"state must be open, closed or not_planned, got {state!r}")
     front = {
         "title": _Quoted(title),
         "state": state,

@@ -9,7 +9,7 @@ from pirun.errors import LockBusy, UsageError
 from pirun.graph import Plan, plan
 from pirun.keys import display_key
 from pirun.log import get_logger
-from pirun.model import Blocker, Issue, IssueState
+from pirun.model import Blocker, Issue
 from pirun.runtime import Runtime
 from pirun.scheduler import BatchOptions, Item, ItemState, Scheduler
 
@@ -40,10 +40,9 @@ def make_plan(rt: Runtime, keys: list[str]) -> BatchPlan:
         if key not in issues:
             rt.fetch_issue(key)  # raises IssueNotFound with the standard message
     blockers = blockers_of(rt, [issues[key] for key in wanted])
-    # A closed blocker never constrains the order, inside the batch or out of it.
-    edges = {
-        key: [b.key for b in blockers.get(key, []) if b.state is IssueState.OPEN] for key in wanted
-    }
+    # A closed blocker never constrains the order, inside the batch or out of it; one
+    # closed as not planned does (its dependents wait for it or are skipped).
+    edges = {key: [b.key for b in blockers.get(key, []) if b.state.blocks] for key in wanted}
     batch_plan = plan(wanted, edges)
     log.info("batch planned", issues=len(wanted), layers=len(batch_plan.layers),
              edges=sum(len(blocked) for blocked in edges.values()))

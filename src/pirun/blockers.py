@@ -78,4 +78,5 @@ def blockers_of(rt: Runtime, issues: list[Issue]) -> dict[str, list[Blocker]]:
 
 
 def open_blockers(rt: Runtime, issue: Issue) -> list[Blocker]:
-    return [b for b in blockers_of(rt, [issue]).get(issue.key, []) if b.state is IssueState.OPEN]
+    """The blockers that hold `issue` back: open ones, and ones closed as not planned."""
+    return [b for b in blockers_of(rt, [issue]).get(issue.key, []) if b.state.blocks]

@@ -33,6 +33,18 @@ PROMPT_FILE = ".pirun-prompt.md"
 class IssueState(StrEnum):
     OPEN = "open"
     CLOSED = "closed"
+    #: Closed without being done (GitHub's "not planned", Jira's "Won't Do"): as a
+    #: blocker it blocks still, since the work its dependents build on will not come.
+    NOT_PLANNED = "not_planned"
+
+    @property
+    def blocks(self) -> bool:
+        """Whether a blocker in this state holds its dependents back."""
+        return self is not IssueState.CLOSED
+
+    @property
+    def shown(self) -> str:
+        return "closed as not planned" if self is IssueState.NOT_PLANNED else self.value.upper()
 
 
 @dataclass(frozen=True)
@@ -44,7 +56,7 @@ class Blocker:
     state: IssueState = IssueState.OPEN
 
     def describe(self) -> str:
-        return f"{display_key(self.key)}: {self.title} ({self.state.value.upper()})"
+        return f"{display_key(self.key)}: {self.title} ({self.state.shown})"
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from pirun.graph import Plan
 from pirun.keys import display_key, json_key, sort_key
 from pirun.launch import LaunchOptions, launch
 from pirun.log import get_logger
-from pirun.model import Blocker, Issue, IssueState, Outcome, Status, StatusRecord
+from pirun.model import Blocker, Issue, Outcome, Status, StatusRecord
 from pirun.outcomes import cleaned_record, record_outcome
 from pirun.runtime import Runtime
 from pirun.sessions import reconcile
@@ -177,9 +177,9 @@ class Scheduler:
             return
         for key, blockers in self.outside_blockers.items():
             item = self.items[key]
-            open_ = [b for b in blockers if b.state is IssueState.OPEN]
-            if open_ and item.state is ItemState.PENDING:
-                names = ", ".join(f"{display_key(b.key)} (OPEN)" for b in open_)
+            holding = [b for b in blockers if b.state.blocks]
+            if holding and item.state is ItemState.PENDING:
+                names = ", ".join(f"{display_key(b.key)} ({b.state.shown})" for b in holding)
                 self._set(item, ItemState.SKIPPED, f"blocked by {names}")
                 for dep in sorted(self.plan.dependents(key), key=sort_key):
                     if self.items[dep].state is ItemState.PENDING:

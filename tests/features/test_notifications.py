@@ -65,11 +65,17 @@ def test_batch_end_posts_a_summary_and_rings_the_bell(repo, pirun, httpserver, a
     repo.add_issue(2, "Two", blocked_by=[1])
     result = pirun("batch", "1", "2")
     assert result.exit_code == 0, result.stderr
-    events = [json.loads(request.data) for request, _ in httpserver.log]
-    summary = [event for event in events if event["event"] == "batch_finished"]
+
+    def events() -> list[dict]:
+        return [json.loads(request.data) for request, _ in httpserver.log]
+
+    summary = [event for event in events() if event["event"] == "batch_finished"]
     assert len(summary) == 1
     assert summary[0]["complete"] == 2
     assert summary[0]["failed"] == 0
-    assert sorted(e["issue"] for e in events if e["event"] == "issue_finished") == [1, 2]
+    # Each issue's own notification comes from its exec wrapper once its record says
+    # `complete`: the batch may have seen that, and ended, a moment before.
+    wait_until(lambda: sorted(e["issue"] for e in events() if e["event"] == "issue_finished")
+               == [1, 2], what="both issues' notifications")
     # The batch's own end rings the bell on its stderr (issues ring in their sessions).
     assert "\a" in result.stderr

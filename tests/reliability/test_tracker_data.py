@@ -25,7 +25,7 @@ BROKEN: dict[str, tuple[bytes, str]] = {
                    "front matter is not valid YAML"),
     "wrong type": (b"---\ntitle: [1, 2]\n---\n", "'title' must be a string, got list"),
     "bad blocker": (b"---\ntitle: x\nblocked_by: [banana]\n---\n", "blocked_by entry 'banana'"),
-    "bad state": (b"---\ntitle: x\nstate: maybe\n---\n", "'state' must be open or closed"),
+    "bad state": (b"---\ntitle: x\nstate: maybe\n---\n", "'state' must be open, closed or"),
     "not utf-8": (b"---\ntitle: caf\xe9\n---\n", "not valid UTF-8 (byte 14)"),
     "empty": (b"", "no front matter"),
 }

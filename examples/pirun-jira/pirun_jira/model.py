@@ -3,8 +3,9 @@
 The state is Jira's *status category*, not the status name, which every site renames:
 category `done` is closed, `new` and `indeterminate` (and anything else) are open.
 A closed issue whose resolution says the work was not done ("Won't Do", "Duplicate", ...)
-is still closed (it blocks nothing any more) and is flagged `not_planned` for callers that
-care; pirun's IssueState has only open and closed.
+is flagged `not_planned`: the tracker reports it as pirun's `IssueState.NOT_PLANNED`, which
+still holds its dependents back. (A linked issue's resolution is not in the link, so a
+blocker known only from a link is open or closed.)
 
 Blockers come from `issuelinks`: on issue X, a link whose type is the configured one
 (default "Blocks") and which carries an `inwardIssue` Y reads "X is blocked by Y"

@@ -92,7 +92,9 @@ class JiraTracker:
                     key=parsed.key,
                     title=parsed.title,
                     body=parsed.body,
-                    state=_state(parsed.state),
+                    # Closed with a resolution like "Won't Do": not done, so it
+                    # still holds its dependents back.
+                    state=IssueState.NOT_PLANNED if parsed.not_planned else _state(parsed.state),
                     url=parsed.url,
                     labels=parsed.labels,
                     blocked_by=tuple(

@@ -40,3 +40,19 @@ class TestJiraTracker(TrackerContract):
             spellings=(("proj-1", "PROJ-1"), (" Proj-2 ", "PROJ-2")),
             not_keys=("", "   ", "42", "#42", "PROJ", "PROJ-", "two words", "PROJ-1-2"),
         )
+
+
+def test_an_issue_closed_as_won_t_do_is_not_planned(
+    httpserver: Any, pirun_runtime: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pirun.api import IssueState
+
+    serve_issues(httpserver, [
+        make_issue("PROJ-5", "Dropped", category="done", status="Closed", resolution="Won't Do"),
+        make_issue("PROJ-6", "Shipped", category="done", status="Done", resolution="Done"),
+    ], credentials=(EMAIL, TOKEN))
+    monkeypatch.setenv("JIRA_EMAIL", EMAIL)
+    monkeypatch.setenv("JIRA_API_TOKEN", TOKEN)
+    rt = pirun_runtime(tracker="jira", jira={"url": httpserver.url_for("/").rstrip("/")})
+    found = {issue.key: issue.state for issue in rt.tracker.fetch(["PROJ-5", "PROJ-6"])}
+    assert found == {"PROJ-5": IssueState.NOT_PLANNED, "PROJ-6": IssueState.CLOSED}

@@ -64,6 +64,8 @@ class Record:
     state: str = "OPEN"
     labels: list[str] = field(default_factory=list)
     blocked_by: list[tuple[str, int]] = field(default_factory=list)
+    #: GraphQL's `stateReason` of a closed issue: COMPLETED (default) or NOT_PLANNED.
+    state_reason: str = "COMPLETED"
 
 
 class FakeGitHub:
@@ -109,9 +111,11 @@ class FakeGitHub:
         state: str = "OPEN",
         labels: list[str] | None = None,
         blocked_by: list[int | tuple[str, int]] | None = None,
+        state_reason: str = "COMPLETED",
     ) -> Record:
         refs = [(repo, b) if isinstance(b, int) else b for b in blocked_by or []]
-        record = Record(repo, number, title or f"Issue {number}", body, state, labels or [], refs)
+        record = Record(repo, number, title or f"Issue {number}", body, state, labels or [], refs,
+                        state_reason)
         self.records[(repo.lower(), number)] = record
         return record
 
@@ -143,6 +147,7 @@ class FakeGitHub:
             "number": record.number,
             "title": record.title,
             "state": record.state,
+            "stateReason": record.state_reason if record.state == "CLOSED" else None,
             "repository": {"owner": {"login": owner}, "name": name},
         }
 
@@ -165,6 +170,7 @@ class FakeGitHub:
             "title": record.title,
             "body": record.body,
             "state": record.state,
+            "stateReason": record.state_reason if record.state == "CLOSED" else None,
             "url": f"https://github.com/{owner}/{name}/issues/{record.number}",
             "labels": {"nodes": [{"name": label} for label in record.labels]},
             "blockedBy": self._connection(record.blocked_by, first, 0),
@@ -204,7 +210,7 @@ class FakeGitHub:
             "created_at": "2024-05-01T10:00:00Z",
             "updated_at": "2024-05-02T10:00:00Z",
             "author_association": "OWNER",
-            "state_reason": "completed" if closed else None,
+            "state_reason": record.state_reason.lower() if closed else None,
         }
 
     # -- handlers ---------------------------------------------------------------------

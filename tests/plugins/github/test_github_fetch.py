@@ -269,3 +269,16 @@ def test_blocking_lists_fill_in_the_other_side(load: LoadRuntime, httpserver: HT
     httpserver.expect_request("/graphql", method="POST").respond_with_json(answer)
     two = {i.key: i for i in fetch(load(), refs(1, 2, 3))}["2"]
     assert two.blocked_by == (Blocker("1", "Set up CI", IssueState.OPEN),)
+
+
+def test_an_issue_closed_as_not_planned_is_not_done(load: LoadRuntime, fake: FakeGitHub) -> None:
+    fake.add("octo/app", 12, "Old API", state="CLOSED", state_reason="NOT_PLANNED")
+    fake.add("octo/app", 13, "Use the old API", blocked_by=[12])
+    fake.add("octo/app", 14, "Finished", state="CLOSED")
+    fake.install()
+    found = {issue.key: issue for issue in fetch(load(), refs(12, 13, 14))}
+    assert found["12"].state is IssueState.NOT_PLANNED
+    assert found["14"].state is IssueState.CLOSED, "closed as completed is done"
+    (blocker,) = found["13"].blocked_by
+    assert blocker.state is IssueState.NOT_PLANNED, blocker
+    assert "stateReason" in fake.queries()[0]

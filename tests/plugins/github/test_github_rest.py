@@ -115,3 +115,13 @@ def test_next_page_link_to_another_server_is_refused(
     with pytest.raises(TrackerError, match="next-page link to another server"):
         fetch(load(graphql=False), ["42"])
     assert len(httpserver.log) == 2
+
+
+def test_rest_reads_closed_as_not_planned(load: LoadRuntime, fake: FakeGitHub) -> None:
+    fake.graphql_dependencies = False
+    fake.add("octo/app", 1, "Dropped", state="CLOSED", state_reason="NOT_PLANNED")
+    fake.add("octo/app", 2, "Top", blocked_by=[1])
+    fake.install()
+    found = {i.key: i for i in fetch(load(), ["1", "2"])}
+    assert found["1"].state is IssueState.NOT_PLANNED
+    assert found["2"].blocked_by == (Blocker("1", "Dropped", IssueState.NOT_PLANNED),)
