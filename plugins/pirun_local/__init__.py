@@ -32,9 +32,12 @@ from pirun.api import (
     IssueNotFound,
     IssueState,
     Register,
+    Selection,
     TrackerError,
+    UsageError,
     display_key,
     hookimpl,
+    sort_key,
     write_text,
     yaml_error_message,
 )
@@ -86,6 +89,9 @@ class _Parsed:
     state: IssueState
     labels: tuple[str, ...]
     blocked_by: tuple[str, ...]
+    #: Every other front matter key with a plain value (`milestone: v2`), as text,
+    #: for `select`.
+    fields: tuple[tuple[str, str], ...] = ()
 
 
 class LocalTracker:
@@ -118,6 +124,57 @@ class LocalTracker:
 
     def close(self) -> None:
         self._cache.clear()
+
+    def select(self, selection: Selection) -> list[str]:
+        """The issues of `.pirun/issues/` that `selection` describes. Its query is
+        words joined by AND: `state:open|closed|not_planned` (default open),
+        `label:NAME`, `FIELD:VALUE` for any front matter key (`milestone:v2`,
+        `parent:40`), and plain words, each found in the title (any case). Values
+        may be quoted: `milestone:"version 2"`."""
+        import shlex
+
+        try:
+            words = shlex.split(selection.query)
+        except ValueError as exc:
+            raise UsageError(f"query {selection.query!r}: {exc}") from None
+        wanted: list[tuple[str, str]] = [("label", label) for label in selection.labels]
+        if selection.milestone:
+            wanted.append(("milestone", selection.milestone))
+        states = {IssueState.OPEN}
+        title_words = []
+        for word in words:
+            name, colon, value = word.partition(":")
+            if not colon:
+                title_words.append(word.lower())
+            elif name.lower() == "state":
+                try:
+                    states = {IssueState(value.lower())}
+                except ValueError:
+                    raise UsageError(
+                        f"query {selection.query!r}: state must be open, closed or not_planned"
+                    ) from None
+            else:
+                wanted.append((name.lower(), value))
+        self._cache.clear()
+        found = []
+        directory = self.root / ISSUES_DIR
+        keys = sorted((p.stem for p in directory.glob("*.md") if _own_key(p.stem) == p.stem),
+                      key=sort_key) if directory.is_dir() else []
+        for key in keys:
+            parsed = self._read(key)
+            if parsed is None or parsed.state not in states:
+                continue
+            fields = dict(parsed.fields)
+            labels = {label.lower() for label in parsed.labels}
+            if all(
+                value.lower() in labels if name == "label"
+                else fields.get(name, "").lower() == value.lower()
+                for name, value in wanted
+            ) and all(word in parsed.title.lower() for word in title_words):
+                found.append(key)
+                if selection.limit is not None and len(found) >= selection.limit:
+                    break
+        return found
 
     def issue(self, key: str) -> Issue:
         parsed = self._read(key)
@@ -195,6 +252,11 @@ class LocalTracker:
             state=_state(front),
             labels=_labels(front),
             blocked_by=tuple(self._blocker_key(item) for item in _list(front, "blocked_by")),
+            fields=tuple(
+                (str(name).lower(), str(value)) for name, value in front.items()
+                if isinstance(value, (str, int, float)) and not isinstance(value, bool)
+                and name not in ("title", "state")
+            ),
         )
 
     def _blocker_key(self, item: Any) -> str:

@@ -40,6 +40,7 @@ from pirun.model import (
     IssueState,
     JsonFile,
     Outcome,
+    Selection,
     SessionSpec,
     Status,
     StatusRecord,
@@ -48,6 +49,7 @@ from pirun.model import (
 )
 from pirun.protocols import (
     OutcomeDetector,
+    SelectingTracker,
     SessionBackend,
     StatusStore,
     Tracker,
@@ -119,6 +121,8 @@ __all__ = [
     "PirunError",
     "Register",
     "Runtime",
+    "SelectingTracker",
+    "Selection",
     "SessionBackend",
     "SessionSpec",
     "Stash",

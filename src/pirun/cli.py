@@ -357,15 +357,16 @@ def _print_summary(items: list[Item], interrupted: bool) -> None:
 
 
 def execute_batch(rt: Runtime, keys: list[str], options: BatchOptions, *,
-                  dry_run: bool, json_output: bool) -> int:
+                  dry_run: bool, json_output: bool, selected: list[str] | None = None) -> int:
     from pirun.batch import finish_batch, make_plan, make_scheduler, mark_changes, run_batch
     from pirun.progress import summary_counts
 
     batch = make_plan(rt, keys)
     plan_json = [[json_key(key) for key in layer] for layer in batch.plan.layers]
+    extra = {} if selected is None else {"selected": [json_key(key) for key in selected]}
     if dry_run:
         if json_output:
-            print_json({"layers": plan_json, "dry_run": True})
+            print_json({"layers": plan_json, "dry_run": True, **extra})
         else:
             for line in batch.layer_lines():
                 render.stdout.print(line)
@@ -382,6 +383,7 @@ def execute_batch(rt: Runtime, keys: list[str], options: BatchOptions, *,
     if json_output:
         print_json({
             "layers": plan_json,
+            **extra,
             "results": [item.to_dict() for item in items],
             "summary": summary_counts(items),
             "interrupted": interrupted,
@@ -414,17 +416,50 @@ def batch(
     ignore_blockers: Annotated[
         bool, typer.Option("--ignore-blockers", help="Ignore open blockers outside the batch.")
     ] = False,
+    label: Annotated[
+        list[str] | None,
+        typer.Option("--label", help="Add the open issues with this label (repeatable)."),
+    ] = None,
+    milestone: Annotated[
+        str | None, typer.Option(help="Add the open issues of this milestone.")
+    ] = None,
+    query: Annotated[
+        str | None,
+        typer.Option(help="Add the issues this query finds (the tracker's own syntax)."),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option(help="Add at most this many selected issues.")
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Run many issues in dependency order, in parallel within the limit."""
+    """Run many issues in dependency order, in parallel within the limit: the keys
+    given, and those --label, --milestone and --query select."""
+    from pirun.model import Selection
     from pirun.scheduler import BatchOptions
 
-    if not issues:
-        raise UsageError("no issues given")
+    selection = Selection(query or "", tuple(label or ()), milestone, limit)
+    selecting = bool(selection.describe())
+    if not issues and not selecting:
+        raise UsageError("no issues given (keys, or --label, --milestone, --query)")
     if timeout <= 0 or interval <= 0:
         raise UsageError("--timeout and --interval must be positive")
+    if limit is not None and (limit <= 0 or not selecting):
+        raise UsageError("--limit takes a positive number and goes with a selection")
     rt = STATE.runtime()
-    keys = _issue_keys(rt, issues)
+    keys = _issue_keys(rt, issues or [])
+    selected: list[str] | None = None
+    if selecting:
+        from pirun.selection import select_keys
+
+        selected = select_keys(rt, selection)
+        if not selected and not keys:
+            raise PirunError(f"no issue matches {selection.describe()}")
+        if not json_output and not STATE.quiet:
+            shown = ", ".join(display_key(key) for key in selected) or "none"
+            render.stdout.print(
+                f"Selected {len(selected)} by {selection.describe()}: {shown}", markup=False
+            )
+        keys = list(dict.fromkeys([*keys, *selected]))
     options = BatchOptions(
         max_concurrent=1 if sequential else rt.config.max_concurrent,
         strict_layers=strict_layers,
@@ -435,7 +470,8 @@ def batch(
         base=base,
         workflow=workflow,
     )
-    code = execute_batch(rt, keys, options, dry_run=dry_run, json_output=json_output)
+    code = execute_batch(rt, keys, options, dry_run=dry_run, json_output=json_output,
+                         selected=selected)
     raise typer.Exit(code)
 
 

@@ -60,6 +60,27 @@ class Blocker:
 
 
 @dataclass(frozen=True)
+class Selection:
+    """Which issues of the backlog a batch takes, as a person says it: every open
+    issue with these labels, in this milestone, matching this query (the tracker's
+    own language: GitHub search syntax, JQL, the local tracker's `field:value`)."""
+
+    query: str = ""
+    labels: tuple[str, ...] = ()
+    milestone: str | None = None
+    #: At most this many, in the tracker's order.
+    limit: int | None = None
+
+    def describe(self) -> str:
+        parts = [f"label:{label}" for label in self.labels]
+        if self.milestone:
+            parts.append(f"milestone:{self.milestone}")
+        if self.query:
+            parts.append(self.query)
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
 class Issue:
     """One issue as its tracker reported it. `key` is the tracker's name for it
     (see `pirun.keys`); blockers in other projects carry their own keys."""

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 from pirun.errors import BackendError
-from pirun.model import Issue, Outcome, SessionSpec, StatusRecord, Workspace
+from pirun.model import Issue, Outcome, Selection, SessionSpec, StatusRecord, Workspace
 
 # Session names become file names (the process backend) and tmux targets: no path
 # separators, no dots, nothing a shell or tmux would give a meaning to.
@@ -76,6 +76,16 @@ class Tracker(Protocol):
 
     def close(self) -> None:
         """Release connections; called when the runtime is done with the tracker."""
+
+
+@runtime_checkable
+class SelectingTracker(Tracker, Protocol):
+    """A tracker that can also choose issues for a batch (`pirun batch --label ...`)."""
+
+    def select(self, selection: Selection) -> list[str]:
+        """The keys of the issues `selection` describes (open ones unless its query
+        says otherwise), in the tracker's order, at most `selection.limit`; in as few
+        requests as it can."""
 
 
 @runtime_checkable
