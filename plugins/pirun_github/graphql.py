@@ -242,3 +242,43 @@ def parse_issue(
         next_cursor=blocked_by.next_cursor,
         blocking=blocking.blockers,
     )
+
+
+# -- selecting issues (`pirun batch --label ...`) ---------------------------------------
+
+#: GitHub's most results per search page.
+SEARCH_PAGE_SIZE = 100
+
+
+def search_query(text: str, first: int, after: str | None = None) -> str:
+    """One page of an issue search: GitHub's search syntax in `text`."""
+    cursor = f", after: {json.dumps(after)}" if after else ""
+    return (
+        f"query {{ search(query: {json.dumps(text)}, type: ISSUE, first: {first}{cursor}) "
+        "{ issueCount pageInfo { hasNextPage endCursor } "
+        "nodes { ... on Issue { number repository { nameWithOwner } } } } }"
+    )
+
+
+def parse_search(body: Any, what: str) -> tuple[list[tuple[str, int]], str | None]:
+    """The issues of one search page as (owner/name, number), and the next page's
+    cursor (None on the last page)."""
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if isinstance(errors, list) and errors:
+        first = errors[0] if isinstance(errors[0], dict) else {}
+        raise TrackerError(
+            f"GitHub could not search {what}: {one_line(first.get('message', 'error'), 200)}"
+        )
+    data = body.get("data") if isinstance(body, dict) else None
+    search = require(data, "search", dict, what)
+    found = []
+    for node in require(search, "nodes", list, what):
+        if not isinstance(node, dict) or "number" not in node:
+            continue  # a pull request or a node the token may not see
+        repository = require(node, "repository", dict, what)
+        found.append((require(repository, "nameWithOwner", str, what),
+                      require(node, "number", int, what)))
+    page_info = require(search, "pageInfo", dict, what)
+    cursor = page_info.get("endCursor")
+    more = page_info.get("hasNextPage") is True and isinstance(cursor, str)
+    return found, cursor if more else None

@@ -9,7 +9,15 @@ import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from pirun.api import Blocker, Config, Issue, TrackerError, display_key, get_logger
+from pirun.api import (
+    Blocker,
+    Config,
+    Issue,
+    Selection,
+    TrackerError,
+    display_key,
+    get_logger,
+)
 
 from . import graphql, rest
 from .auth import find_token
@@ -194,6 +202,42 @@ class GitHubTracker:
             found.append(issue if issue.key == asked else dataclasses.replace(issue, key=asked))
         return found
 
+    # -- selecting ----------------------------------------------------------------------
+
+    def search_text(self, selection: Selection) -> str:
+        """`selection` in GitHub's search syntax, within the configured repository,
+        issues only, open ones unless the query says which."""
+        parts = [f"repo:{self.repo}", "is:issue"]
+        if not _STATE_QUALIFIER.search(selection.query):
+            parts.append("is:open")
+        parts += [f"label:{_quoted(label)}" for label in selection.labels]
+        if selection.milestone:
+            parts.append(f"milestone:{_quoted(selection.milestone)}")
+        if selection.query:
+            parts.append(selection.query)
+        return " ".join(parts)
+
+    def select(self, selection: Selection) -> list[str]:
+        """The issues GitHub's search finds for `selection`: one request per 100."""
+        text = self.search_text(selection)
+        what = f"issues for {selection.describe()!r}"
+        keys: list[str] = []
+        after = None
+        try:
+            while selection.limit is None or len(keys) < selection.limit:
+                room = graphql.SEARCH_PAGE_SIZE if selection.limit is None else (
+                    selection.limit - len(keys))
+                body = self.client.graphql(
+                    graphql.search_query(text, min(graphql.SEARCH_PAGE_SIZE, room), after), what
+                )
+                found, after = graphql.parse_search(body, what)
+                keys += [self.key_of(repo, number) for repo, number in found]
+                if after is None:
+                    break
+        except TrackerError as exc:
+            raise TrackerError(self.client.redact(str(exc))) from None
+        return keys[: selection.limit]
+
     def _load(self, items: list[tuple[str, int]]) -> None:
         for chunk in _chunks(items, graphql.BATCH_SIZE):
             if self.use_graphql:
@@ -336,3 +380,13 @@ class GitHubTracker:
                     blockers = rest.parse_blockers(items, what, self.key_of)
                     issue = dataclasses.replace(issue, blocked_by=_dedupe(blockers))
             self._cache[key] = issue
+
+
+#: A query that already says which states it wants.
+_STATE_QUALIFIER = re.compile(r"(?:^|\s)(?:is|state):(?:open|closed)\b", re.I)
+
+
+def _quoted(value: str) -> str:
+    """A qualifier's value as GitHub's search reads it: quoted when it has spaces."""
+    clean = value.replace('"', "")
+    return f'"{clean}"' if re.search(r"\s", clean) else clean

@@ -90,14 +90,35 @@ def test_a_bad_or_empty_selection_is_one_line(
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
+# A tracker with keys and issues but no `select`, as a third party may write one.
+KEYS_ONLY_TRACKER = """
+from pirun.api import Issue, hookimpl
+
+class KeysOnly:
+    name = "keys-only"
+    def parse_key(self, text):
+        return text.strip() if text.strip().isdigit() else None
+    def fetch(self, keys):
+        return [Issue(key, f"Issue {key}") for key in keys]
+    def close(self):
+        pass
+
+@hookimpl
+def pirun_register_trackers(register):
+    register("keys-only", lambda config: KeysOnly())
+"""
+
+
 def test_a_tracker_that_cannot_select_says_so(repo: Any, pirun: Any) -> None:
-    repo.write_config(tracker="github", github={"repo": "octo/app"}, backend="process")
+    (repo.path / "keys_only.py").write_text(KEYS_ONLY_TRACKER)
+    repo.write_config(tracker="keys-only", plugins=["keys_only.py"], backend="process")
     result = pirun("batch", "--label", "agent-ready", "--dry-run")
     assert result.exit_code == 3, result.stderr
     assert result.stderr.strip() == (
-        "Error: the github tracker cannot select issues by label, milestone or query; "
+        "Error: the keys-only tracker cannot select issues by label, milestone or query; "
         "give the issue keys"
     )
+    assert pirun("batch", "1", "--dry-run").stdout.strip() == "Layer 0: #1"
 
 
 def test_batch_help_lists_the_selection_options(pirun: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 
 from pirun.api import (
@@ -11,11 +12,16 @@ from pirun.api import (
     ConfigError,
     Issue,
     IssueState,
+    Selection,
     TrackerError,
+    UsageError,
 )
 
 from .client import JiraClient, JiraError, normalize_key
 from .model import CLOSED, FIELDS, issue_from_json
+
+#: A query that already says which states it wants.
+_STATE_WORDS = re.compile(r"(?i)\b(?:status|statusCategory|resolution)\b")
 
 EMAIL_ENV = "JIRA_EMAIL"
 TOKEN_ENV = "JIRA_API_TOKEN"
@@ -76,6 +82,29 @@ class JiraTracker:
 
     def parse_key(self, text: str) -> str | None:
         return normalize_key(text)
+
+    def select(self, selection: Selection) -> list[str]:
+        """The issues a JQL search finds for `selection` (`pirun batch --label ...`):
+        its query is JQL, joined by AND to `labels = "NAME"` for each label and to
+        `statusCategory != Done` unless it names a status or resolution itself."""
+        if selection.milestone:
+            raise UsageError(
+                "Jira has no milestones: select a fix version with "
+                "--query 'fixVersion = \"NAME\"'"
+            )
+        clauses = [f'labels = "{label.replace(chr(34), "")}"' for label in selection.labels]
+        if not _STATE_WORDS.search(selection.query):
+            clauses.append("statusCategory != Done")
+        if selection.query:
+            clauses.append(selection.query)
+        jql = " AND ".join(clauses) + " ORDER BY key ASC"
+        page = min(100, selection.limit or 100)
+        try:
+            raw = self.client.search(jql, ("summary",), max_results=page)
+        except JiraError as exc:
+            raise TrackerError(str(exc)) from None
+        keys = [key for item in raw if (key := normalize_key(str(item.get("key", ""))))]
+        return keys[: selection.limit]
 
     def fetch(self, keys: list[str]) -> list[Issue]:
         try:

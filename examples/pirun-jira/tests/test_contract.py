@@ -56,3 +56,28 @@ def test_an_issue_closed_as_won_t_do_is_not_planned(
     rt = pirun_runtime(tracker="jira", jira={"url": httpserver.url_for("/").rstrip("/")})
     found = {issue.key: issue.state for issue in rt.tracker.fetch(["PROJ-5", "PROJ-6"])}
     assert found == {"PROJ-5": IssueState.NOT_PLANNED, "PROJ-6": IssueState.CLOSED}
+
+
+def test_a_selection_is_a_jql_search(
+    httpserver: Any, pirun_runtime: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pirun.api import Selection, UsageError
+
+    serve_issues(httpserver, [
+        make_issue("PROJ-1", "Health check", labels=["agent-ready"]),
+        make_issue("PROJ-2", "Health page", labels=["agent-ready", "ui"]),
+        make_issue("PROJ-3", "Alerting", labels=["agent-ready"], category="done",
+                   status="Done", resolution="Done"),
+        make_issue("OPS-4", "Runbook", labels=["docs"]),
+    ], credentials=(EMAIL, TOKEN))
+    monkeypatch.setenv("JIRA_EMAIL", EMAIL)
+    monkeypatch.setenv("JIRA_API_TOKEN", TOKEN)
+    rt = pirun_runtime(tracker="jira", jira={"url": httpserver.url_for("/").rstrip("/")})
+    select = rt.tracker.select
+    assert select(Selection(labels=("agent-ready",))) == ["PROJ-1", "PROJ-2"]
+    assert select(Selection(labels=("agent-ready", "ui"))) == ["PROJ-2"]
+    assert select(Selection(query="project = OPS")) == ["OPS-4"]
+    assert select(Selection(query="statusCategory = Done")) == ["PROJ-3"]
+    assert select(Selection(labels=("agent-ready",), limit=1)) == ["PROJ-1"]
+    with pytest.raises(UsageError, match="Jira has no milestones"):
+        select(Selection(milestone="v2"))

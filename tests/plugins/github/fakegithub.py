@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import shlex
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +37,9 @@ _REPOSITORY = re.compile(r'^\s*(r\d+): repository\(owner: "([^"]+)", name: "([^"
 _ISSUE = re.compile(r"^\s*(i\d+): issue\(number: (\d+)\) \{ (.*) \}$")
 _NEXT_PAGE = re.compile(r'^blockedBy\(first: (\d+), after: "([^"]+)"\) \{ \.\.\.Related \}$')
 _FIRST_PAGE = re.compile(r"blockedBy\(first: (\d+)\)")
+_SEARCH = re.compile(
+    r'search\(query: ("(?:[^"\\]|\\.)*"), type: ISSUE, first: (\d+)(?:, after: "([^"]*)")?\)'
+)
 _REST_ISSUE = re.compile(r"^/repos/([^/]+)/([^/]+)/issues/(\d+)(/dependencies/blocked_by)?$")
 _REST_REPOSITORY = re.compile(r"^/repos/([^/]+)/([^/]+)$")
 _REST_COMMENTS = re.compile(r"^/repos/([^/]+)/([^/]+)/issues/(\d+)/comments$")
@@ -66,6 +70,7 @@ class Record:
     blocked_by: list[tuple[str, int]] = field(default_factory=list)
     #: GraphQL's `stateReason` of a closed issue: COMPLETED (default) or NOT_PLANNED.
     state_reason: str = "COMPLETED"
+    milestone: str | None = None
 
 
 class FakeGitHub:
@@ -112,10 +117,11 @@ class FakeGitHub:
         labels: list[str] | None = None,
         blocked_by: list[int | tuple[str, int]] | None = None,
         state_reason: str = "COMPLETED",
+        milestone: str | None = None,
     ) -> Record:
         refs = [(repo, b) if isinstance(b, int) else b for b in blocked_by or []]
         record = Record(repo, number, title or f"Issue {number}", body, state, labels or [], refs,
-                        state_reason)
+                        state_reason, milestone)
         self.records[(repo.lower(), number)] = record
         return record
 
@@ -226,6 +232,8 @@ class FakeGitHub:
         if not self._authorized(request):
             return self._json(fixture("error_bad_credentials.json"), 401)
         query = json.loads(request.get_data())["query"]
+        if search := _SEARCH.search(query):
+            return self._json(self._search(search), headers={"X-RateLimit-Remaining": "4999"})
         if not self.graphql_dependencies and "blockedBy" in query:
             return self._json(fixture("graphql_no_dependency_fields.json"))
         first_match = _FIRST_PAGE.search(query)
@@ -261,6 +269,46 @@ class FakeGitHub:
         if errors:
             body["errors"] = errors
         return self._json(body, headers={"X-RateLimit-Remaining": "4999"})
+
+    def _matches(self, record: Record, words: list[str]) -> bool:
+        """Whether `record` is found by GitHub search words: `repo:`, `is:open|closed`,
+        `is:issue`, `label:`, `milestone:`, and plain words in the title."""
+        for word in words:
+            name, colon, value = word.partition(":")
+            if not colon:
+                ok = word.lower() in record.title.lower()
+            elif name == "repo":
+                ok = record.repo.lower() == value.lower()
+            elif name == "is":
+                ok = value == "issue" or record.state.lower() == value
+            elif name == "label":
+                ok = value.lower() in {label.lower() for label in record.labels}
+            elif name == "milestone":
+                ok = (record.milestone or "").lower() == value.lower()
+            else:
+                ok = False
+            if not ok:
+                return False
+        return True
+
+    #: At most this many results per search page (GitHub's is 100), to test paging.
+    search_page_size = 100
+
+    def _search(self, match: re.Match[str]) -> dict[str, Any]:
+        words = shlex.split(json.loads(match.group(1)))
+        first = min(int(match.group(2)), self.search_page_size)
+        start = _offset(match.group(3)) if match.group(3) else 0
+        found = sorted((r for r in self.records.values() if self._matches(r, words)),
+                       key=lambda r: r.number)
+        page = found[start:start + first]
+        end = start + len(page)
+        return {"data": {"search": {
+            "issueCount": len(found),
+            "pageInfo": {"hasNextPage": end < len(found),
+                         "endCursor": cursor(end) if page else None},
+            "nodes": [{"number": r.number, "repository": {"nameWithOwner": r.repo}}
+                      for r in page],
+        }}}
 
     def _rest(self, request: Request) -> Response:
         if not self._authorized(request):
