@@ -72,16 +72,22 @@ def fake_agents(tmp_path: Path) -> dict[str, str]:
     return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
 
 
+def start_waiting(repo, pirun, tmux_socket: str, env: dict[str, str], preset: str) -> dict:
+    """Issue 1 run by the `preset` stand-in in tmux, once its record is waiting (the
+    screen's own idle check is far off, so only the agent's hook can say so)."""
+    repo.write_config(backend="tmux", tmux={"socket_name": tmux_socket},
+                      agent={"preset": preset, "mode": "interactive"},
+                      detect={"idle_seconds": 600})
+    repo.add_issue(1, "Needs a person")
+    assert pirun("run", "1", "--no-attach", env=env).exit_code == 0
+    return wait_until(lambda: (r := repo.status(1)) and r["status"] == "waiting" and r,
+                      what=f"{preset}'s hook to say it waits")
+
+
 def test_claude_asking_for_approval_waits_until_answered(
     repo, pirun, tmux_socket, fake_agents
 ):
-    repo.write_config(backend="tmux", tmux={"socket_name": tmux_socket},
-                      agent={"preset": "claude", "mode": "interactive"},
-                      detect={"idle_seconds": 600})
-    repo.add_issue(1, "Needs a tool")
-    assert pirun("run", "1", "--no-attach", env=fake_agents).exit_code == 0
-    record = wait_until(lambda: (r := repo.status(1)) and r["status"] == "waiting" and r,
-                        what="the hook's waiting")
+    record = start_waiting(repo, pirun, tmux_socket, fake_agents, "claude")
     assert (record["reason"], record["source"]) == ("approval needed", "agent-hook"), record
     time.sleep(2)  # the spinner draws on
     assert repo.status(1)["status"] == "waiting", "output ended a waiting its hook set"
@@ -92,13 +98,7 @@ def test_claude_asking_for_approval_waits_until_answered(
 
 
 def test_codex_ending_its_turn_is_waiting(repo, pirun, tmux_socket, fake_agents):
-    repo.write_config(backend="tmux", tmux={"socket_name": tmux_socket},
-                      agent={"preset": "codex", "mode": "interactive"},
-                      detect={"idle_seconds": 600})
-    repo.add_issue(1, "Asks a question")
-    assert pirun("run", "1", "--no-attach", env=fake_agents).exit_code == 0
-    record = wait_until(lambda: (r := repo.status(1)) and r["status"] == "waiting" and r,
-                        what="waiting after the turn")
+    record = start_waiting(repo, pirun, tmux_socket, fake_agents, "codex")
     assert record["source"] == "agent-hook" and "reason" not in record, record
     shown = json.loads(pirun("status", "1", "--json").stdout)
     assert shown["source"] == "agent-hook", shown
