@@ -159,19 +159,15 @@ def test_claude_offline_fails_in_its_own_words(repo: Any, first_run: dict, tmux:
 # --- print mode, as the process backend runs them ----------------------------------------
 
 
-def test_claude_print_signed_out_fails_with_its_reason(repo: Any, first_run: dict) -> None:
-    start(repo, first_run, "claude", PROCESS, "print")
+@pytest.mark.parametrize(("agent", "reason"), [
+    ("claude", "Not logged in · Please run /login"),
+    ("pi", "No API key found for the selected model."),
+])
+def test_print_mode_signed_out_fails_with_the_agent_s_reason(
+    repo: Any, first_run: dict, agent: str, reason: str
+) -> None:
+    start(repo, first_run, agent, PROCESS, "print")
     record = settled(repo, {"error", "complete"})
-    assert record["error_message"] == (
-        "agent exited with code 1: Not logged in · Please run /login"
-    ), record
-
-
-def test_pi_print_without_a_key_fails_with_its_reason(repo: Any, first_run: dict) -> None:
-    start(repo, first_run, "pi", PROCESS, "print")
-    record = settled(repo, {"error", "complete"})
-    assert record["error_message"] == (
-        "agent exited with code 1: No API key found for the selected model."
-    ), record
+    assert record["error_message"] == f"agent exited with code 1: {reason}", record
     listed = json.loads(pirun(repo, first_run, "status", "--json").stdout)
     assert listed[0]["error_message"] == record["error_message"]
