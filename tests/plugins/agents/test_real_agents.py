@@ -136,8 +136,9 @@ def test_codex_signed_out_waits_for_a_sign_in(
     repo: Any, first_run: dict, tmux: dict, codex_daemons: None
 ) -> None:
     start(repo, first_run, "codex", tmux, "interactive")
-    # Issue 14: waiting for a sign-in within 30 s with detect.idle_seconds 3.
-    record = settled(repo, {"waiting", "error", "complete"}, within=30)
+    # ~10 s here (codex draws its first screen after 3-5 s; idle_seconds is 3): the
+    # deadline only decides how long a failing run takes to say so.
+    record = settled(repo, {"waiting", "error", "complete"})
     assert (record["status"], record.get("reason")) == ("waiting", "sign-in required"), record
     shown = pirun(repo, first_run, "status", "1").stdout
     assert shown.strip() == "Issue #1: waiting (sign-in required)", shown
