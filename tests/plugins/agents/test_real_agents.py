@@ -62,16 +62,16 @@ def pirun(repo: Any, env: dict[str, str], *args: str) -> subprocess.CompletedPro
                           stdin=subprocess.DEVNULL)
 
 
-def settled(repo: Any, want: set[str], within: float = WITHIN) -> dict[str, Any]:
+def settled(repo: Any, want: set[str]) -> dict[str, Any]:
     """The issue's record once its status is one of `want`; fails naming the last."""
-    deadline = time.monotonic() + within
+    deadline = time.monotonic() + WITHIN
     record: dict[str, Any] = {}
     while time.monotonic() < deadline:
         record = repo.status(1) or {}
         if record.get("status") in want:
             return record
         time.sleep(0.2)
-    raise AssertionError(f"still {record.get('status')!r} after {within:g} s: {record}")
+    raise AssertionError(f"still {record.get('status')!r} after {WITHIN} s: {record}")
 
 
 def start(repo: Any, env: dict[str, str], agent: str, backend: dict[str, Any],
