@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable
@@ -740,7 +741,10 @@ def _register_plugin_commands() -> None:
         rt = STATE.runtime()
     except PirunError as exc:
         STATE.runtime_error = exc
-        installed_plugins(STATE.disabled).hook.pirun_register_commands(app=app)
+        # An installed plugin that cannot be imported breaks this too: then only the
+        # kernel's commands exist, and each one reports the error.
+        with contextlib.suppress(PirunError):
+            installed_plugins(STATE.disabled).hook.pirun_register_commands(app=app)
         return
     rt.pm.hook.pirun_register_commands(app=app)
 

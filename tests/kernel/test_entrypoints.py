@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -112,3 +114,21 @@ def test_the_cache_key_ignores_the_current_directory(
     monkeypatch.setattr(sys, "path", [os.getcwd() + "/elsewhere", *sys.path[1:]])
     names(site)
     assert len(list((tmp_path / "cache").iterdir())) == 1, "one cache file per directory"
+
+
+def test_an_installed_plugin_that_cannot_be_imported_is_one_line_exit_3(
+    tmp_path: Path, repo: Any
+) -> None:
+    site = tmp_path / "broken-site"
+    site.mkdir()
+    install(site, "pirun-broken", {"broken": "pirun_broken_not_there"})
+    result = subprocess.run(
+        [sys.executable, "-m", "pirun", "plugins"], cwd=repo.path, capture_output=True,
+        text=True, env={**os.environ, "PYTHONPATH": str(site),
+                        "PIRUN_CACHE_DIR": str(tmp_path / "cache")},
+    )
+    assert result.returncode == 3, result.stderr
+    assert result.stderr.strip() == (
+        "Error: installed plugin 'broken' (pirun-broken) cannot be imported: "
+        "No module named 'pirun_broken_not_there'"
+    )
