@@ -6,6 +6,7 @@ the import mode.)"""
 
 from __future__ import annotations
 
+import site
 import sys
 from pathlib import Path
 
@@ -14,12 +15,17 @@ if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 
-def pytest_sessionstart(session: object) -> None:
-    """Install the Jira example (editable) before any test worker starts: an editable
-    install is a `.pth` file, which only interpreters started after it read, so a
-    worker already running would find its entry point and fail to import it."""
-    if hasattr(getattr(session, "config", None), "workerinput"):
-        return  # a pytest-xdist worker: the controller installed it before starting us
+def pytest_configure(config: object) -> None:
+    """Install the Jira example (editable) before any test worker starts (xdist
+    starts them when the session starts, after this, with this process's sys.path):
+    every pirun loads every installed plugin, so a worker that saw its entry point
+    but could not import it would fail every test that loads a runtime."""
+    if hasattr(config, "workerinput"):
+        # A pytest-xdist worker gets the controller's sys.path as it was when the
+        # controller started, before the install: read the `.pth` files again.
+        for directory in site.getsitepackages():
+            site.addsitedir(directory)
+        return
     from helpers import install_example
 
     install_example("pirun_jira_fake", Path(__file__).resolve().parents[1] / "examples"

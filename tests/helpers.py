@@ -7,6 +7,7 @@ from __future__ import annotations
 import fcntl
 import importlib
 import importlib.util
+import site
 import subprocess
 import sys
 from collections.abc import Iterable
@@ -63,4 +64,9 @@ def install_example(module: str, project: Path, *, editable: bool = False) -> No
             errors = [line for line in installed.stderr.splitlines() if "Error" in line]
             pytest.fail(f"pip could not install {project.name}: "
                         f"{errors[-1] if errors else installed.stderr[-300:]}")
+        # An editable install is a `.pth` file, which Python reads at start-up only:
+        # read it again here, so this process (and the test workers, which copy its
+        # sys.path) can import what was just installed.
+        for directory in site.getsitepackages():
+            site.addsitedir(directory)
         importlib.invalidate_caches()
