@@ -64,10 +64,11 @@ def _running(rt: Runtime) -> tuple[list[StatusRecord], set[str]]:
     seen by the second look. (The other order misses it: not yet live, no longer
     starting.)
     """
+    starting_issues = _starting_issues(rt)
     records = [record for record in rt.store.list() if not record.status.is_final]
     if not records:
         return [], set()
-    starting = {record.session for record in records if is_starting(rt, record.issue)}
+    starting = {record.session for record in records if record.issue in starting_issues}
     return records, starting | set(rt.backend.list(rt.config.prefix))
 
 
@@ -78,7 +79,7 @@ def active_records(rt: Runtime) -> list[StatusRecord]:
     or have a live session, not every record (a 500-issue batch would read them all
     500 times). Starting files before live sessions, for the reason `_running` gives.
     """
-    starting = {issue for issue in _starting_files(rt) if is_starting(rt, issue)}
+    starting = _starting_issues(rt)
     live = set(rt.backend.list(rt.config.prefix))
     live_issues = {
         issue for name in live if (issue := rt.issue_of_session(name)) is not None
@@ -93,13 +94,20 @@ def active_records(rt: Runtime) -> list[StatusRecord]:
     return active
 
 
-def _starting_files(rt: Runtime) -> list[str]:
-    """Issues with a starting file, whether or not its process is still alive."""
-    issues = []
+def _starting_issues(rt: Runtime) -> set[str]:
+    """Issues some pirun process is still starting. The starting file of a process
+    that died (a pirun killed with -9 between starting a session and removing the
+    file) is removed on the way: nobody else would. Callers hold the sessions lock."""
+    issues = set()
     for path in rt.config.run_dir.glob("issue-*.starting"):
         key = key_from_name(path.name.removeprefix("issue-").removesuffix(".starting"))
-        if key is not None:
-            issues.append(key)
+        if key is None:
+            continue
+        if is_starting(rt, key):
+            issues.add(key)
+        else:
+            with contextlib.suppress(OSError):
+                path.unlink()
     return issues
 
 
@@ -111,13 +119,6 @@ def reconcile(rt: Runtime) -> list[StatusRecord]:
     """
     changed = []
     with rt.lock("sessions"):
-        # A pirun killed with -9 between starting a session and removing its
-        # starting file leaves the file behind, naming a dead process: nobody else
-        # will remove it.
-        for issue in _starting_files(rt):
-            if not is_starting(rt, issue):
-                with contextlib.suppress(OSError):
-                    starting_path(rt, issue).unlink()
         records, running = _running(rt)
         for record in records:
             if record.session in running:
