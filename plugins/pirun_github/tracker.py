@@ -225,11 +225,10 @@ class GitHubTracker:
         after = None
         try:
             while selection.limit is None or len(keys) < selection.limit:
-                room = graphql.SEARCH_PAGE_SIZE if selection.limit is None else (
-                    selection.limit - len(keys))
-                body = self.client.graphql(
-                    graphql.search_query(text, min(graphql.SEARCH_PAGE_SIZE, room), after), what
-                )
+                first = graphql.SEARCH_PAGE_SIZE
+                if selection.limit is not None:
+                    first = min(first, selection.limit - len(keys))
+                body = self.client.graphql(graphql.search_query(text, first, after), what)
                 found, after = graphql.parse_search(body, what)
                 keys += [self.key_of(repo, number) for repo, number in found]
                 if after is None:

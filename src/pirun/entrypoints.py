@@ -17,6 +17,7 @@ import json
 import os
 import sys
 import time
+import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -61,10 +62,11 @@ def _cache_file(group: str, paths: list[str]) -> Path:
     base = os.environ.get("PIRUN_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "pirun"
     )
-    import hashlib  # on first use: it loads OpenSSL, 3 MiB in every exec wrapper
-
-    key = hashlib.sha256("\0".join([sys.executable, group, *paths]).encode()).hexdigest()[:16]
-    return Path(base) / f"entry-points-{key}.json"
+    # crc32, not a cryptographic hash: hashlib loads OpenSSL (3 MiB, ~2 ms) in every
+    # command, and a collision only makes two environments rescan, since the stamp
+    # in the file is checked before it is used.
+    key = zlib.crc32("\0".join([sys.executable, group, *paths]).encode())
+    return Path(base) / f"entry-points-{key:08x}.json"
 
 
 def _scan(group: str) -> list[EntryPoint]:

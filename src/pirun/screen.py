@@ -87,12 +87,8 @@ class LiveScreen:
             self._terminal.resize(max(1, size[0]), max(1, size[1]))
 
     def render(self) -> Screen:
-        import pyte
-
         if self._fresh or self._terminal is None:
-            rows, columns = self.size
-            self._terminal = _silent_screen()(max(1, columns), max(1, rows))
-            self._stream = pyte.ByteStream(self._terminal)
+            self._terminal, self._stream = _terminal(self.size)
             self._fresh = False
         self._stream.feed(bytes(self._pending))
         self._pending.clear()
@@ -142,14 +138,19 @@ def _silent_screen() -> type[pyte.Screen]:
     return SilentScreen
 
 
-def render(data: bytes, size: tuple[int, int] = DEFAULT_SIZE) -> Screen:
-    """`data` (terminal output, raw bytes) as it shows on a `size` (rows, columns)
-    terminal; only what follows the last full clear in `data` counts."""
+def _terminal(size: tuple[int, int]) -> tuple[pyte.Screen, pyte.ByteStream]:
+    """A new virtual terminal of `size` (rows, columns), and the stream feeding it."""
     import pyte
 
     rows, columns = size
     screen = _silent_screen()(max(1, columns), max(1, rows))
-    stream = pyte.ByteStream(screen)
+    return screen, pyte.ByteStream(screen)
+
+
+def render(data: bytes, size: tuple[int, int] = DEFAULT_SIZE) -> Screen:
+    """`data` (terminal output, raw bytes) as it shows on a `size` (rows, columns)
+    terminal; only what follows the last full clear in `data` counts."""
+    screen, stream = _terminal(size)
     cleared = last_clear(data)
     stream.feed(data[cleared:] if cleared >= 0 else data)
     return Screen([line.rstrip() for line in screen.display])

@@ -39,7 +39,7 @@ from pirun.model import JsonFile, Outcome, Status, StatusRecord
 from pirun.outcomes import record_outcome
 from pirun.protocols import OutcomeDetector
 from pirun.runtime import Runtime
-from pirun.screen import DEFAULT_SIZE, LiveScreen, Screen, screen_path, write_size
+from pirun.screen import LiveScreen, Screen, screen_path, write_size
 from pirun.sessions import SESSION_VANISHED
 from pirun.terminal import LineAssembler, strip_escapes
 
@@ -153,7 +153,6 @@ class Wrapper:
         #: What the screen last said it needs (a sign-in...), and since when.
         self.needs: str | None = None
         self.needs_since = 0.0
-        self.size = DEFAULT_SIZE
         self.waiting = False
         self.waiting_reason: str | None = None
         #: Waiting because the agent said so (its hook): output does not end that,
@@ -178,9 +177,8 @@ class Wrapper:
 
     def _resize(self, packed: bytes) -> None:
         fcntl.ioctl(self.master, termios.TIOCSWINSZ, packed)
-        self.size = _size(packed)
-        self.live.resize(self.size)
-        write_size(Path(self.spec.log_file), self.size)
+        self.live.resize(_size(packed))
+        write_size(Path(self.spec.log_file), self.live.size)
 
     def _set_waiting(self, waiting: bool, reason: str | None = None,
                      source: str = "screen") -> None:
