@@ -236,6 +236,21 @@ def load_workflow(config: Config, workflow: str | None) -> str:
     raise ConfigError(f"workflow '{name}' not found (looked in .pirun/workflows/{name}.md)")
 
 
+def describe_builds_on(workspace: Workspace) -> str:
+    """What the branch starts from, for `$builds_on`: each blocker, its branch, its
+    commits and a diffstat; empty when it starts from the base alone."""
+    if not workspace.builds_on:
+        return ""
+    lines = ["This branch starts from the work of the issues it depends on:"]
+    for work in workspace.builds_on:
+        lines += ["", f"- {display_key(work.issue)}, branch `{work.branch}` at {work.commit[:12]}"]
+        lines += [f"  - {subject}" for subject in work.subjects]
+        if work.diffstat:
+            lines += ["", "  ```", *(f"  {line}" for line in work.diffstat.splitlines()), "  ```"]
+    lines += ["", "Build on that work; do not redo or revert it."]
+    return defuse_markers("\n".join(lines))
+
+
 @hookimpl(trylast=True)
 def pirun_render_prompt(
     config: Config, issue: Issue, workspace: Workspace, workflow: str | None
@@ -253,6 +268,7 @@ def pirun_render_prompt(
         url=issue.url,
         branch=workspace.branch,
         worktree=str(workspace.path),
+        builds_on=describe_builds_on(workspace),
         complete_marker=f"###TASK_COMPLETE_{issue.key}###",
         error_marker=f"###TASK_ERROR_{issue.key}###",
     )

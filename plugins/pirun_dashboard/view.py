@@ -31,6 +31,7 @@ from pirun.api import (
     fitted_table,
     human_age,
     last_log_line,
+    load_conflicts,
     reconcile,
     sort_key,
     stop_issue,
@@ -61,10 +62,13 @@ def collect_rows(rt: Runtime) -> list[Row]:
     issues = set(records) | {
         n for n in (rt.issue_of_session(name) for name in live) if n is not None
     }
+    conflicts = load_conflicts(config)
     rows = []
     for key in sorted(issues, key=sort_key):
         record = records.get(key)
         session = config.session_name(key)
+        # A clash with a sibling is worth more than the agent's last words.
+        clashes = [c.describe(key) for c in conflicts if key in (c.first, c.second)]
         rows.append(Row(
             issue=key,
             session=session,
@@ -72,7 +76,7 @@ def collect_rows(rt: Runtime) -> list[Row]:
             state=record.shown_status if record else "unknown",
             age=human_age(record.age_seconds()) if record else "",
             alive=session in live,
-            last_line=last_log_line(config.log_path(key)),
+            last_line="; ".join(clashes) or last_log_line(config.log_path(key)),
         ))
     return rows
 

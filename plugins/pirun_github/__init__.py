@@ -18,6 +18,7 @@ from pirun.api import (
     Option,
     Outcome,
     Register,
+    StackedWork,
     StashKey,
     Status,
     StatusRecord,
@@ -107,3 +108,15 @@ def pirun_session_finished(
     from .publish import publish
 
     publish(tracker_for, config, record, workspace, action)
+
+
+@hookimpl
+def pirun_workspace_restacked(
+    config: Config, workspace: Workspace, before: list[StackedWork], after: list[StackedWork]
+) -> None:
+    if config.tracker != "github" or config.get("github.on_success") != "pull_request":
+        return
+    from .publish import restacked
+
+    landed = {work.branch for work in before} - {work.branch for work in after}
+    restacked(tracker_for, config, workspace, landed)

@@ -321,6 +321,14 @@ class GitHubClient:
             what, verb, repeatable=repeatable,
         )
 
+    def patch(self, url: str, what: str, body: Mapping[str, Any], *, verb: str) -> httpx.Response:
+        """PATCH `body` as JSON: setting fields twice sets them once, so it is retried
+        like a GET."""
+        return self._retrying(
+            lambda: self._send("PATCH", url, what, verb, json=dict(body)),
+            what, verb, repeatable=True,
+        )
+
     def get_list(
         self, url: str, what: str, params: Mapping[str, Any] | None = None
     ) -> list[Any] | None:

@@ -6,6 +6,11 @@ origin <branch>` in the worktree, unless `github.push: false`); its base is the
 branch the worktree started from (`branch.<b>.pirunbase`, recorded by the worktree
 plugin), else `base` from `.pirun.yaml`, else the repository's default branch.
 
+A branch stacked on one blocker's work (`branch.<b>.pirunstack`, see
+`worktree.stack`) opens its pull request against that blocker's branch when it is
+on GitHub, so the pull request shows only its own commits; `pirun restack`, once
+the blocker has landed, retargets it to the base (`pirun_workspace_restacked`).
+
 Nothing here can fail a run: the run's status is recorded before this is called,
 and every failure is logged as one warning line.
 """
@@ -38,6 +43,8 @@ ACTIONS = ("none", "comment", "pull_request")
 REMOTE = "origin"
 #: `branch.<name>.pirunbase`: the base the worktree plugin records for each branch.
 BASE_KEY = "pirunbase"
+#: `branch.<name>.pirunstack`: `<branch> <commit> <issue>` per blocker it stands on.
+STACK_KEY = "pirunstack"
 #: A push waiting on a credential prompt or a dead network must not hang the wrapper.
 GIT_TIMEOUT = 300.0
 #: How GitHub words the 422 for a head that already has an open pull request.
@@ -132,6 +139,24 @@ class Publisher:
             )
         return branch
 
+    def stacked_on(self, workspace: Workspace) -> list[tuple[str, str]]:
+        """The blockers (branch, issue) the branch stands on, as the worktree recorded."""
+        recorded = git.run(workspace.path, "config", "--get-all",
+                           f"branch.{workspace.branch}.{STACK_KEY}",
+                           error=TrackerError, check=False, timeout=30.0)
+        found = []
+        for line in recorded.stdout.splitlines():
+            parts = line.split()
+            if len(parts) == 3:
+                found.append((parts[0], parts[2]))
+        return found
+
+    def on_github(self, workspace: Workspace, branch: str) -> bool:
+        """Whether `branch` was pushed (its remote-tracking ref exists here)."""
+        return git.run(workspace.path, "rev-parse", "--verify", "--quiet",
+                       f"refs/remotes/{REMOTE}/{branch}",
+                       error=TrackerError, check=False, timeout=30.0).returncode == 0
+
     def title_of(self, record: StatusRecord) -> str:
         if record.title:
             return record.title
@@ -143,11 +168,28 @@ class Publisher:
             return
         verb, what = "opening a pull request for", f"issue #{record.issue}"
         title = self.title_of(record)
+        base = self.base_of(workspace)
+        text = f"Closes #{record.issue}"
+        stack = self.stacked_on(workspace)
+        if len(stack) == 1 and self.on_github(workspace, stack[0][0]):
+            blocker_branch, blocker = stack[0]
+            text += (
+                f"\n\nStacked on #{blocker} (`{blocker_branch}`): review and merge that "
+                f"first. Once it has landed, `pirun restack` retargets this pull request "
+                f"to `{base}`."
+            )
+            base = blocker_branch
+        elif stack:
+            shown = ", ".join(f"#{issue} (`{branch}`)" for branch, issue in stack)
+            text += (
+                f"\n\nBuilds on {shown}: their commits show here until they have landed "
+                f"on `{base}`."
+            )
         body = {
             "title": f"#{record.issue}: {title}" if title else f"#{record.issue}",
             "head": workspace.branch,
-            "base": self.base_of(workspace),
-            "body": f"Closes #{record.issue}",
+            "base": base,
+            "body": text,
             "draft": bool(self.config.get("github.pr_draft")),
         }
         # A second copy is refused with "already exists", so retrying cannot duplicate it.
@@ -164,6 +206,32 @@ class Publisher:
             base=body["base"], url=url,
         )
 
+    def retarget(self, workspace: Workspace, landed: set[str]) -> None:
+        """Point the branch's open pull request at the base when it targets a blocker's
+        branch that has landed there; push the restacked branch first."""
+        if self.config.get("github.push") and not self.push(workspace):
+            return
+        if not landed:
+            return
+        owner = self.repo.split("/")[0]
+        what = f"the pull requests of {workspace.branch}"
+        pulls = self.client.get_list(
+            self._url("/pulls"), what, {"head": f"{owner}:{workspace.branch}", "state": "open"}
+        ) or []
+        base = self.base_of(workspace)
+        for pull in pulls:
+            target = pull.get("base", {}).get("ref") if isinstance(pull, dict) else None
+            number = pull.get("number") if isinstance(pull, dict) else None
+            if target not in landed or not isinstance(number, int):
+                continue
+            verb, what = "retargeting", f"pull request #{number}"
+            response = self.client.patch(self._url(f"/pulls/{number}"), what, {"base": base},
+                                         verb=verb)
+            if response.status_code >= 400:
+                raise self._failed(response, verb, what)
+            log.info("github.pull_request_retargeted", pull_request=number,
+                     head=workspace.branch, old_base=target, base=base)
+
     def _errors_of(self, response: Any) -> str:
         """Every message of a 422 (`message` plus each `errors[].message`), lower-cased."""
         try:
@@ -177,6 +245,22 @@ class Publisher:
         if isinstance(errors, list):
             messages += [e.get("message") if isinstance(e, dict) else e for e in errors]
         return " ".join(m for m in messages if isinstance(m, str)).lower()
+
+
+def restacked(
+    tracker_for: Callable[[Config], GitHubTracker],
+    config: Config,
+    workspace: Workspace,
+    landed: set[str],
+) -> None:
+    """After `pirun restack`: push, and retarget a pull request off landed blockers."""
+    redact: Callable[[str], str] = str
+    try:
+        tracker = tracker_for(config)
+        redact = tracker.client.redact
+        Publisher(tracker, config).retarget(workspace, landed)
+    except PirunError as exc:
+        log.warning("github.retarget_failed", issue=workspace.issue, reason=redact(str(exc)))
 
 
 def publish(

@@ -14,6 +14,7 @@ import sys
 # in every session's exec wrapper, which loads this module and never needs them.
 from pirun.api import (
     Config,
+    Conflict,
     Option,
     Outcome,
     Status,
@@ -108,4 +109,14 @@ def pirun_session_waiting(config: Config, record: StatusRecord, last_line: str) 
     notify(config, "pirun", f"issue {display_key(record.issue)} is waiting for input{why}", {
         "event": "issue_waiting", "issue": json_key(record.issue), "last_line": last_line,
         "reason": record.reason,
+    })
+
+
+@hookimpl
+def pirun_branches_conflict(config: Config, conflict: Conflict) -> None:
+    message = f"issue {display_key(conflict.first)} {conflict.describe(conflict.first)}"
+    notify(config, "pirun", message, {
+        "event": "branches_conflict",
+        "issues": [json_key(conflict.first), json_key(conflict.second)],
+        "files": list(conflict.files),
     })

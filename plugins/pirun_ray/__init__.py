@@ -262,6 +262,17 @@ def build_job_spec(
                    error=BackendError, check=False)
     # Before the address: a missing remote is the problem to name, not the cluster.
     remote = remote_url(root)
+    if workspace.builds_on:
+        # A branch stacked on several blockers starts at a merge made here, which the
+        # nodes (cloning from the remote) would not find: publish the start first.
+        pushed = git.run(workspace.path, "push", "--quiet", remote,
+                         f"HEAD:refs/heads/{workspace.branch}", error=BackendError,
+                         check=False, timeout=300.0)
+        if pushed.returncode != 0:
+            raise BackendError(
+                f"cannot push {workspace.branch}'s start (its blockers' work) to the remote: "
+                f"{git.last_line(pushed)}"
+            )
     return JobSpec(
         issue=issue.key,
         branch=workspace.branch,

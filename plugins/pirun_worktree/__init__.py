@@ -28,7 +28,9 @@ from pirun.api import (
     PROMPT_FILE,
     Config,
     ConfigError,
+    Conflict,
     Issue,
+    StackedWork,
     Workspace,
     WorkspaceError,
     display_key,
@@ -41,6 +43,8 @@ from pirun.api import (
     sort_key,
 )
 from pirun.api import git as kernel_git
+
+from .stack import Stacks
 
 log = get_logger()
 
@@ -157,6 +161,7 @@ class GitWorktrees:
         # is asked of git once (every git call is a fork + exec, ~5-10 ms each).
         self._valid_branch_names: set[str] = set()
         self._excluded = False
+        self._stacks = Stacks(self._git, _issue_of)
 
     # names and paths
 
@@ -174,6 +179,16 @@ class GitWorktrees:
     # WorkspaceManager
 
     def create(self, issue: Issue, base: str | None, force: bool) -> Workspace:
+        return self._create(issue, base, force, ())
+
+    def create_stacked(
+        self, issue: Issue, base: str | None, force: bool, blockers: Sequence[StackedWork]
+    ) -> Workspace:
+        return self._create(issue, base, force, blockers)
+
+    def _create(
+        self, issue: Issue, base: str | None, force: bool, blockers: Sequence[StackedWork]
+    ) -> Workspace:
         number = _issue_key(issue.key)
         branch = branch_name(issue)
         path = self.path_for(issue)
@@ -190,8 +205,14 @@ class GitWorktrees:
             )
         reuse = not force and self._has_branch(branch)
         base_name = start = None
-        if not reuse:
+        builds_on: builtins.list[StackedWork] = []
+        if reuse:
+            builds_on = self._stacks.recorded(branch)
+        else:
             base_name, start = self._resolve_base(base)
+            if blockers:
+                # Before anything is touched: a conflict leaves no branch behind.
+                start, builds_on = self._stacks.start_point(number, base_name, start, blockers)
         if force:
             self._discard(number, existing, path, branch)
 
@@ -209,7 +230,9 @@ class GitWorktrees:
             assert start is not None
             self._git("worktree", "add", "--no-track", "-b", branch, "--", str(path), start)
             self._record_base(branch, str(base_name))
-        workspace = Workspace(issue=number, path=path, branch=branch)
+            if builds_on:
+                self._stacks.record(branch, builds_on)
+        workspace = Workspace(issue=number, path=path, branch=branch, builds_on=tuple(builds_on))
         try:
             self._copy_files(path, copy_patterns)
             self._run_setup(workspace, setup)
@@ -223,6 +246,69 @@ class GitWorktrees:
             raise
         log.debug("worktree created", issue=number, path=str(path), branch=branch, base=base_name)
         return workspace
+
+    # StackingWorkspaceManager
+
+    def tip(self, issue: Issue) -> StackedWork | None:
+        branch = branch_name(issue)
+        commit = self._commit(f"refs/heads/{branch}")
+        if commit is None:
+            # The title may have changed since the branch was named after it.
+            workspace = self.find(issue.key)
+            if workspace is None or not workspace.branch:
+                return None
+            branch = workspace.branch
+            commit = self._commit(f"refs/heads/{branch}")
+        return StackedWork(issue.key, branch, commit) if commit else None
+
+    def merged(self, work: StackedWork, base: str | None) -> bool:
+        _, base_commit = self._resolve_base(base)
+        return self._stacks.landed(work.commit, base_commit)
+
+    def conflicts(
+        self, workspaces: Sequence[Workspace], base: str | None
+    ) -> builtins.list[Conflict]:
+        base_commit = self._local_base_commit(base)
+        branches = {ws.issue: ws.branch for ws in workspaces if ws.branch}
+        return self._stacks.conflicts(branches, base_commit)
+
+    def builds_on(self, workspace: Workspace) -> builtins.list[StackedWork]:
+        """The blockers `workspace`'s branch was last stacked on."""
+        return self._stacks.recorded(workspace.branch)
+
+    def restack(self, workspace: Workspace, dry_run: bool) -> builtins.list[str]:
+        branch = workspace.branch
+        shown = display_key(workspace.issue)
+        if not self._stacks.recorded(branch):
+            return []
+        path = workspace.path
+        checked_out = path.is_dir() and any(
+            entry.path == path.resolve() for entry in self._entries()
+        )
+        if checked_out and not dry_run and self._dirty(path):
+            raise WorkspaceError(
+                f"issue {shown}: worktree has uncommitted changes; commit or stash them first"
+            )
+        head = self._commit(f"refs/heads/{branch}")
+        if head is None:
+            raise WorkspaceError(f"issue {shown}: branch {branch} not found")
+        recorded = self._git("config", "--get", f"branch.{branch}.{BASE_KEY}", check=False)
+        base_name, base_commit = self._resolve_base(recorded.stdout.strip() or None)
+        try:
+            target, changes, kept = self._stacks.restack(branch, head, base_name, base_commit)
+        except WorkspaceError as exc:
+            raise WorkspaceError(f"issue {shown}: {exc}") from None
+        if dry_run:
+            return [f"would {change}" for change in changes]
+        if target != head:
+            if checked_out:
+                # A fast-forward to a commit made beside it: the checkout follows,
+                # and git refuses rather than overwrite anything.
+                git(path, "merge", "--ff-only", "--quiet", target)
+            else:
+                self._git("update-ref", f"refs/heads/{branch}", target, head)
+        self._stacks.record(branch, kept)
+        return changes
 
     def find(self, issue: str) -> Workspace | None:
         matches = [ws for ws in self.list() if ws.issue == issue]
@@ -409,6 +495,16 @@ class GitWorktrees:
         if commit is None:
             raise WorkspaceError(f"base branch '{name}' not found")
         return name, commit
+
+    def _local_base_commit(self, base: str | None) -> str:
+        """The base's commit as this clone knows it, without a fetch (conflict checks
+        run every few seconds; the remote's copy is fetched when worktrees start)."""
+        name = base or self.config.get("base") or self.default_branch(network=False)
+        for ref in (f"refs/remotes/{REMOTE}/{name}", f"refs/heads/{name}"):
+            commit = self._commit(ref)
+            if commit is not None:
+                return commit
+        raise WorkspaceError(f"base branch '{name}' not found")
 
     def _commit(self, ref: str) -> str | None:
         """The commit `ref` points at, or None when there is no such ref."""

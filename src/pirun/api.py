@@ -23,6 +23,7 @@ from pirun.errors import (
     ConfigError,
     IssueNotFound,
     PirunError,
+    StackConflict,
     StatusStoreError,
     TrackerError,
     UsageError,
@@ -36,21 +37,25 @@ from pirun.log import Logger, get_logger
 from pirun.model import (
     PROMPT_FILE,
     Blocker,
+    Conflict,
     Issue,
     IssueState,
     JsonFile,
     Outcome,
     Selection,
     SessionSpec,
+    StackedWork,
     Status,
     StatusRecord,
     Workspace,
+    shown_files,
     utc_now,
 )
 from pirun.protocols import (
     OutcomeDetector,
     SelectingTracker,
     SessionBackend,
+    StackingWorkspaceManager,
     StatusStore,
     Tracker,
     WorkspaceManager,
@@ -62,6 +67,7 @@ from pirun.stash import Stash, StashKey
 if TYPE_CHECKING:
     import typer
 
+    from pirun.conflicts import load_conflicts
     from pirun.progress import last_log_line
     from pirun.render import human_age
     from pirun.runtime import Runtime
@@ -78,6 +84,7 @@ _LAZY = {
     "StatusEvents": "pirun.watch",
     "human_age": "pirun.render",
     "last_log_line": "pirun.progress",
+    "load_conflicts": "pirun.conflicts",
     "Column": "pirun.tables",
     "fitted_table": "pirun.tables",
 }
@@ -110,6 +117,7 @@ __all__ = [
     "Column",
     "Config",
     "ConfigError",
+    "Conflict",
     "Issue",
     "IssueNotFound",
     "IssueState",
@@ -125,6 +133,9 @@ __all__ = [
     "Selection",
     "SessionBackend",
     "SessionSpec",
+    "StackConflict",
+    "StackedWork",
+    "StackingWorkspaceManager",
     "Stash",
     "StashKey",
     "Status",
@@ -152,11 +163,13 @@ __all__ = [
     "key_from_name",
     "key_name",
     "last_log_line",
+    "load_conflicts",
     "os_error_reason",
     "procfs",
     "reconcile",
     "runtime_of",
     "session_rows",
+    "shown_files",
     "sort_key",
     "stop_issue",
     "utc_now",

@@ -22,6 +22,7 @@ from pirun.tables import Column, plain_columns
 # Each command imports what it needs when it runs: `pirun status` should not pay
 # for the scheduler, rich's live display or the exec wrapper.
 if TYPE_CHECKING:
+    from pirun.model import StatusRecord
     from pirun.runtime import Runtime
     from pirun.scheduler import BatchOptions, Item
 
@@ -143,32 +144,44 @@ def status(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show the status of one issue or of all."""
+    from pirun.conflicts import conflicts_json, conflicts_of, load_conflicts
     from pirun.sessions import reconcile
 
     rt = STATE.runtime()
     reconcile(rt)
+    conflicts = load_conflicts(rt.config)
+
+    def as_json(record: StatusRecord) -> dict[str, Any]:
+        data = record.to_dict()
+        if clashes := conflicts_json(conflicts, record.issue):
+            data["conflicts"] = clashes
+        return data
+
+    def note(record: StatusRecord) -> str:
+        clashes = [c.describe(record.issue) for c in conflicts_of(conflicts, record.issue)]
+        return "; ".join([*filter(None, [record.error_message]), *clashes])
+
     if issue is not None:
         (key,) = _issue_keys(rt, [issue])
         record = rt.store.get(key)
         if record is None:
             raise PirunError(f"Issue {display_key(key)}: no status recorded")
         if json_output:
-            print_json(record.to_dict())
+            print_json(as_json(record))
             return
-        render.stdout.print(status_line(record))
+        render.stdout.print(status_line(record), markup=False)
         if record.error_message:
-            render.stdout.print(f"Error: {record.error_message}")
+            render.stdout.print(f"Error: {record.error_message}", markup=False)
+        for conflict in conflicts_of(conflicts, key):
+            render.stdout.print(f"Warning: {conflict.describe(key)}", markup=False)
         return
     records = rt.store.list()
     if json_output:
-        print_json([record.to_dict() for record in records])
+        print_json([as_json(record) for record in records])
         return
     if not records:
         render.stdout.print("No status recorded.")
-    rows = [
-        [display_key(record.issue), record.status.value, record.error_message or ""]
-        for record in records
-    ]
+    rows = [[display_key(record.issue), record.status.value, note(record)] for record in records]
     for line in plain_columns(STATUS_COLUMNS, rows, _width(), header=False):
         render.stdout.print(line, markup=False)
 
@@ -474,6 +487,62 @@ def batch(
     code = execute_batch(rt, keys, options, dry_run=dry_run, json_output=json_output,
                          selected=selected)
     raise typer.Exit(code)
+
+
+@app.command()
+def graph(
+    issues: Annotated[list[str] | None, typer.Argument(help="Issue keys.")] = None,
+    output_format: Annotated[
+        str, typer.Option("--format", help="mermaid (default) or dot (Graphviz).")
+    ] = "mermaid",
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Print the issues' dependency graph (blocker -> dependent), coloured by state."""
+    from pirun.batch import make_plan
+    from pirun.picture import FORMATS, picture, record_state
+    from pirun.sessions import reconcile
+
+    # Checked before the repository is read: a typo is an error even outside one.
+    if output_format not in FORMATS:
+        raise UsageError(f"--format takes {' or '.join(FORMATS)}, got '{output_format}'")
+    if not issues:
+        raise UsageError("no issues given")
+    rt = STATE.runtime()
+    reconcile(rt)  # a vanished session is shown as the error it is, as `status` does
+    plan = make_plan(rt, _issue_keys(rt, issues))
+    states = {
+        key: record_state(record)
+        for key in plan.plan.order() if (record := rt.store.get(key)) is not None
+    }
+    pic = picture(plan.plan, plan.issues, plan.outside, states)
+    if json_output:
+        print_json(pic.to_dict())
+        return
+    sys.stdout.write(FORMATS[output_format](pic))
+
+
+@app.command()
+def restack(
+    issues: Annotated[
+        list[str] | None, typer.Argument(help="Issue keys (default: every stacked branch).")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would move.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Merge blockers' new commits (or the base, once they landed there) into the
+    branches stacked on them; never rewrites a commit."""
+    from pirun.restack import restack as restack_branches
+
+    rt = STATE.runtime()
+    results = restack_branches(rt, _issue_keys(rt, issues or []), dry_run)
+    if json_output:
+        print_json([result.to_dict() for result in results])
+    elif not results:
+        render.stdout.print("No stacked branches.")
+    for result in [] if json_output else results:
+        render.stdout.print(result.line(), markup=False, highlight=False)
+    if any(result.refused for result in results):
+        raise typer.Exit(1)
 
 
 @app.command()

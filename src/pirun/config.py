@@ -73,7 +73,23 @@ def attention_patterns(value: dict[Any, Any]) -> str | None:
     return None
 
 
+def one_of(*choices: str) -> Callable[[str], str | None]:
+    """A check accepting only `choices`."""
+
+    def check(value: str) -> str | None:
+        return None if value in choices else f"must be one of {', '.join(choices)}"
+
+    return check
+
+
+def not_negative(value: float) -> str | None:
+    return "must not be negative" if value < 0 else None
+
+
 Schema = Mapping[str, "Option | Schema"]
+
+#: `worktree.stack`: where a dependent's branch starts (see docs/stacking.md).
+STACK_MODES = ("branches", "merged", "off")
 
 KERNEL_OPTIONS: dict[str, Any] = {
     "tracker": Option(str, "local", "Issue tracker by name: local, github (see `pirun plugins`)."),
@@ -129,6 +145,15 @@ KERNEL_OPTIONS: dict[str, Any] = {
         "setup": Option(
             list, [], "Commands (argv lists) run in a new worktree before the agent.",
             items=(list, str),
+        ),
+        "stack": Option(
+            str, "branches", "Where a dependent's branch starts: branches (from its "
+            "blockers' work), merged (from the base, once its blockers are merged into "
+            "it) or off (from the base, at once).", check=one_of(*STACK_MODES),
+        ),
+        "conflict_check": Option(
+            (int, float), 30, "Seconds between checks of a batch's branches for "
+            "conflicts with each other (0: never).", check=not_negative,
         ),
     },
     "detect": {

@@ -68,6 +68,14 @@ class WorkspaceError(PirunError):
     """Creating or removing a git worktree failed."""
 
 
+class StackConflict(WorkspaceError):
+    """A dependent's blockers' branches do not merge: it cannot start from their work."""
+
+    def __init__(self, message: str, files: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.files = files
+
+
 class BackendError(PirunError):
     """The session backend (tmux, process, ...) failed."""
 

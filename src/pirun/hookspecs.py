@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     import typer
 
     from pirun.config import Config
-    from pirun.model import Issue, Outcome, StatusRecord, Workspace
+    from pirun.model import Conflict, Issue, Outcome, StackedWork, StatusRecord, Workspace
     from pirun.protocols import OutcomeDetector, WorkspaceManager
     from pirun.registry import Register
 
@@ -304,6 +304,38 @@ def pirun_session_waiting(config: Config, record: StatusRecord, last_line: str) 
 
     Called in: the exec wrapper, once per quiet spell (the status turns
     ``waiting``, and back to ``running`` when output resumes).
+    Result: none.
+    """
+
+
+@hookspec
+def pirun_branches_conflict(config: Config, conflict: Conflict) -> None:
+    """Two issues' branches of a running batch would no longer merge cleanly.
+
+    :param config: the repository's configuration.
+    :param conflict: the two issues and the files their branches clash in.
+
+    Called in: the ``pirun batch`` process, once when a check (every
+    ``worktree.conflict_check`` seconds) first finds the pair in conflict; again
+    only after a check found them clean in between.
+    Result: none.
+    """
+
+
+@hookspec
+def pirun_workspace_restacked(
+    config: Config, workspace: Workspace, before: list[StackedWork], after: list[StackedWork]
+) -> None:
+    """``pirun restack`` brought a stacked branch up to date with its blockers.
+
+    :param config: the repository's configuration.
+    :param workspace: the dependent's workspace; its branch now holds the merges.
+    :param before: the blockers' work it stood on before.
+    :param after: what it stands on now: a blocker missing here has landed on the
+        base (so, for example, a pull request opened against the blocker's branch
+        should now target the base).
+
+    Called in: the ``pirun restack`` process, after each branch that changed.
     Result: none.
     """
 

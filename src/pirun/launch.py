@@ -25,12 +25,14 @@ from pirun.model import (
     Issue,
     Outcome,
     SessionSpec,
+    StackedWork,
     Status,
     StatusRecord,
     Workspace,
     utc_now,
 )
 from pirun.outcomes import forget_cleaned, record_outcome
+from pirun.protocols import StackingWorkspaceManager
 from pirun.runtime import Runtime
 from pirun.screen import screen_path
 from pirun.sessions import active_records, starting_path, this_process
@@ -44,6 +46,8 @@ class LaunchOptions:
     ignore_blockers: bool = False
     workflow: str | None = None
     timeout: float | None = None
+    #: The blockers' work the new branch starts from, in merge order (`worktree.stack`).
+    stack_on: tuple[StackedWork, ...] = ()
 
 
 def limit_message(rt: Runtime, active: list[StatusRecord]) -> str:
@@ -140,6 +144,13 @@ def _rotate_log(path: Path) -> None:
         os.replace(path, path.with_suffix(".log.prev"))
 
 
+def create_workspace(rt: Runtime, issue: Issue, options: LaunchOptions) -> Workspace:
+    manager = rt.workspaces
+    if options.stack_on and isinstance(manager, StackingWorkspaceManager):
+        return manager.create_stacked(issue, options.base, options.force, options.stack_on)
+    return manager.create(issue, options.base, options.force)
+
+
 def write_prompt(rt: Runtime, issue: Issue, workspace: Workspace, workflow: str | None) -> Path:
     prompt = rt.pm.hook.pirun_render_prompt(
         config=rt.config, issue=issue, workspace=workspace, workflow=workflow
@@ -164,7 +175,7 @@ def launch(rt: Runtime, issue: Issue, options: LaunchOptions) -> StatusRecord:
     config = rt.config
     record = _reserve(rt, issue, options)
     with _failing_records_error(rt, record):
-        workspace = rt.workspaces.create(issue, options.base, options.force)
+        workspace = create_workspace(rt, issue, options)
         prompt_file = write_prompt(rt, issue, workspace, options.workflow)
         argv = rt.pm.hook.pirun_agent_command(
             config=config, issue=issue, workspace=workspace, prompt_file=prompt_file

@@ -208,12 +208,50 @@ class Outcome:
 
 
 @dataclass(frozen=True)
+class StackedWork:
+    """A blocker's work that a dependent's workspace starts from (`worktree.stack`):
+    its issue, its branch, and the commit the dependent builds on."""
+
+    issue: str
+    branch: str
+    commit: str
+    #: Filled in by the workspace manager for the prompt: the blocker's commit
+    #: subjects since the base, oldest first, and a `git diff --stat` of them.
+    subjects: tuple[str, ...] = ()
+    diffstat: str = ""
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Two issues' branches that would not merge cleanly, and the files they clash in."""
+
+    first: str
+    second: str
+    files: tuple[str, ...]
+
+    def other(self, issue: str) -> str:
+        return self.second if issue == self.first else self.first
+
+    def describe(self, issue: str) -> str:
+        """`conflicts with #12 in src/config.py`, as seen from `issue`."""
+        return f"conflicts with {display_key(self.other(issue))} in {shown_files(self.files)}"
+
+
+def shown_files(files: tuple[str, ...] | list[str], most: int = 3) -> str:
+    """`a.py, b.py and 4 more`: a file list that fits in a table cell."""
+    listed = ", ".join(files[:most])
+    return listed + (f" and {len(files) - most} more" if len(files) > most else "")
+
+
+@dataclass(frozen=True)
 class Workspace:
     """The git worktree an issue's agent works in."""
 
     issue: str
     path: Path
     branch: str
+    #: The blockers' work this workspace's branch started from (`worktree.stack`).
+    builds_on: tuple[StackedWork, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -77,8 +77,8 @@ def items_table(items: list[Item], width: int | None,
         columns[-1] = Column("Last output", give_way=2, min_width=16)
     rows: list[list[str | Text]] = []
     for item in items:
-        detail = item.message
-        if log_path is not None and item.state is ItemState.RUNNING:
+        detail = item.detail
+        if log_path is not None and item.state is ItemState.RUNNING and not item.conflicts:
             detail = last_log_line(log_path(item.key))
         rows.append([
             display_key(item.key),
@@ -101,7 +101,7 @@ def plain_items(items: list[Item]) -> list[str]:
     """The summary for pipes and logs: aligned columns, no box drawing, no truncation."""
     rows = [
         [display_key(item.key), str(item.layer), item.shown_state, _elapsed(item),
-         item.issue.title + (f" - {item.message}" if item.message else "")]
+         item.issue.title + (f" - {item.detail}" if item.detail else "")]
         for item in items
     ]
     return plain_columns(PLAIN_COLUMNS, rows)
@@ -152,7 +152,7 @@ class LineProgress:
         if item is None:
             return
         stamp = time.strftime("%H:%M:%S")
-        detail = f" ({item.message})" if item.message else ""
+        detail = f" ({item.detail})" if item.detail else ""
         elapsed = f" after {_elapsed(item)}" if item.state.is_final and item.started else ""
         self.console.print(
             f"[{stamp}] {display_key(item.key)} {item.state.value}{elapsed}{detail}",

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import builtins
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 from pirun.errors import BackendError
-from pirun.model import Issue, Outcome, Selection, SessionSpec, StatusRecord, Workspace
+from pirun.model import (
+    Conflict,
+    Issue,
+    Outcome,
+    Selection,
+    SessionSpec,
+    StackedWork,
+    StatusRecord,
+    Workspace,
+)
 
 # Session names become file names (the process backend) and tmux targets: no path
 # separators, no dots, nothing a shell or tmux would give a meaning to.
@@ -126,6 +135,44 @@ class WorkspaceManager(Protocol):
     ) -> builtins.list[str]:
         """Remove it; returns what was removed. Refuses (WorkspaceError) to drop
         uncommitted changes or unmerged commits unless `force`."""
+
+
+@runtime_checkable
+class StackingWorkspaceManager(WorkspaceManager, Protocol):
+    """A workspace manager whose branches can start from other branches' work
+    (`worktree.stack`), and that can tell when two branches would conflict."""
+
+    def tip(self, issue: Issue) -> StackedWork | None:
+        """The issue's branch and the commit it points at now, as a dependent would
+        start from it; None when the issue has no branch."""
+
+    def create_stacked(
+        self, issue: Issue, base: str | None, force: bool, blockers: Sequence[StackedWork]
+    ) -> Workspace:
+        """Like `create`, but the new branch starts from the blockers' work: from the
+        one blocker's commit, or from an integration of several onto `base` (merged
+        in the order given). Blockers already merged into `base` add nothing. An
+        existing branch is reused as it is. Raises StackConflict, naming the files
+        and the blockers, when the blockers' work does not merge; then nothing is
+        created."""
+
+    def merged(self, work: StackedWork, base: str | None) -> bool:
+        """Whether `work` has landed on `base` (merged, squashed or rebased into it)."""
+
+    def conflicts(self, workspaces: Sequence[Workspace], base: str | None) -> list[Conflict]:
+        """Every pair of these workspaces' branches that would not merge cleanly, as
+        their commits stand now. Touches no worktree; called again and again during a
+        batch, so only branches that moved since the last call should cost anything."""
+
+    def builds_on(self, workspace: Workspace) -> list[StackedWork]:
+        """The blockers' work `workspace`'s branch was last stacked on (empty: none)."""
+
+    def restack(self, workspace: Workspace, dry_run: bool) -> list[str]:
+        """Bring a stacked branch up to date with its blockers: merge their new
+        commits, or the base once they have landed there. Returns one line per change
+        made (or, with `dry_run`, that would be made). Never rewrites or drops a
+        commit; refuses (WorkspaceError, one line) a dirty worktree or a conflict,
+        leaving everything as it was."""
 
 
 class OutcomeDetector(Protocol):

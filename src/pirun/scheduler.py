@@ -20,8 +20,9 @@ from pirun.graph import Plan
 from pirun.keys import display_key, json_key, sort_key
 from pirun.launch import LaunchOptions, launch
 from pirun.log import get_logger
-from pirun.model import Blocker, Issue, Outcome, Status, StatusRecord
+from pirun.model import Blocker, Conflict, Issue, Outcome, StackedWork, Status, StatusRecord
 from pirun.outcomes import cleaned_record, record_outcome
+from pirun.protocols import StackingWorkspaceManager
 from pirun.runtime import Runtime
 from pirun.sessions import reconcile
 from pirun.watch import StatusEvents
@@ -61,6 +62,13 @@ class Item:
     #: For a complete issue, whether the agent left commits or changes (None: not
     #: known), so that a run that did nothing is seen at a glance.
     changes: bool | None = None
+    #: For a complete issue with dependents: its branch and commit as it completed,
+    #: which those dependents start from (`worktree.stack: branches`).
+    tip: StackedWork | None = None
+    #: Siblings whose branches would not merge with this one (the last check's view).
+    conflicts: list[Conflict] = field(default_factory=list)
+    #: Why a pending issue whose blockers are complete does not start yet.
+    holding: str = ""
 
     @property
     def key(self) -> str:
@@ -74,6 +82,16 @@ class Item:
             return "complete (no changes)"
         return self.state.value
 
+
+    @property
+    def detail(self) -> str:
+        """What the table says beside the state: the message, else why it holds, else
+        its conflicts."""
+        if self.message:
+            return self.message
+        if self.holding and self.state is ItemState.PENDING:
+            return self.holding
+        return "; ".join(c.describe(self.key) for c in self.conflicts)
 
     def elapsed(self, now: float | None = None) -> float | None:
         if self.started is None:
@@ -92,6 +110,11 @@ class Item:
             "elapsed": self.elapsed(),
             "resumed": self.resumed,
             "changes": self.changes,
+            "builds_on": None if self.tip is None else self.tip.commit,
+            "conflicts": [
+                {"issue": json_key(c.other(self.key)), "files": list(c.files)}
+                for c in self.conflicts
+            ],
         }
 
 
@@ -128,6 +151,19 @@ class Scheduler:
             for layer, keys in enumerate(self.plan.layers)
             for key in keys
         }
+        config = self.rt.config
+        self.stack_mode: str = config.get("worktree.stack") or "off"
+        self.conflict_interval: float = config.get("worktree.conflict_check") or 0
+        #: Issues some other issue of the batch waits on: only their tips matter.
+        self._blocking = {b for blockers in self.plan.blockers.values() for b in blockers}
+        #: Blockers seen landed on the base (`worktree.stack: merged`).
+        self._landed: set[str] = set()
+        self._last_landing_check = self._last_conflict_check = float("-inf")
+
+    @property
+    def _stacking(self) -> StackingWorkspaceManager | None:
+        manager = self.rt.workspaces
+        return manager if isinstance(manager, StackingWorkspaceManager) else None
 
     # -- state changes ------------------------------------------------------------------
 
@@ -138,8 +174,18 @@ class Scheduler:
             item.started = item.started or time.time()
         elif state.is_final and item.started is not None:
             item.finished = time.time()
+        if state is ItemState.COMPLETE and item.key in self._blocking:
+            self._note_tip(item)
         log.info("issue state", issue=item.key, state=state.value, message=message or None)
         self.observer(item)
+
+    def _note_tip(self, item: Item) -> None:
+        if self.stack_mode == "off" or (stacking := self._stacking) is None:
+            return
+        try:
+            item.tip = stacking.tip(item.issue)
+        except PirunError as exc:
+            log.warning("cannot read the branch of a blocker", issue=item.key, error=str(exc))
 
     def _fail(self, item: Item, message: str) -> None:
         self._set(item, ItemState.ERROR, message)
@@ -199,11 +245,114 @@ class Scheduler:
         return [
             item
             for item in pending
-            if all(
-                self.items[blocker].state is ItemState.COMPLETE
-                for blocker in self.plan.blockers[item.issue.key]
-            )
+            if self._blockers_done(item) and not self._unlanded(item)
         ]
+
+    def _blockers_done(self, item: Item) -> bool:
+        return all(
+            self.items[blocker].state is ItemState.COMPLETE
+            for blocker in self.plan.blockers[item.key]
+        )
+
+    def _unlanded(self, item: Item) -> list[str]:
+        """With `worktree.stack: merged`, the blockers not yet merged into the base."""
+        if self.stack_mode != "merged":
+            return []
+        return [b for b in sorted(self.plan.blockers[item.key], key=sort_key)
+                if b not in self._landed]
+
+    def _awaiting_merge(self) -> list[Item]:
+        return [
+            item for item in self.items.values()
+            if item.state is ItemState.PENDING and self._blockers_done(item)
+            and self._unlanded(item)
+        ]
+
+    def _check_landed(self) -> None:
+        """Ask, at most once an interval, whether the blockers merged-mode dependents
+        wait for have landed on the base (a fetch when there is a remote)."""
+        waiting = self._awaiting_merge()
+        now = time.monotonic()
+        if not waiting or now - self._last_landing_check < self.options.interval:
+            return
+        self._last_landing_check = now
+        stacking = self._stacking
+        for key in sorted({b for item in waiting for b in self._unlanded(item)}, key=sort_key):
+            tip = self.items[key].tip
+            try:
+                landed = tip is None or (
+                    stacking is not None and stacking.merged(tip, self.options.base)
+                )
+            except PirunError as exc:
+                log.warning("cannot tell whether a blocker landed", issue=key, error=str(exc))
+                continue
+            if landed:
+                self._landed.add(key)
+        base = self.options.base or self.rt.config.get("base") or "the base branch"
+        for item in waiting:
+            unlanded = self._unlanded(item)
+            holding = (
+                "waiting for " + ", ".join(display_key(b) for b in unlanded)
+                + f" to be merged into {base}"
+            ) if unlanded else ""
+            if holding != item.holding:
+                item.holding = holding
+                self.observer(item)
+
+    def _check_conflicts(self) -> None:
+        """Every `worktree.conflict_check` seconds: which running or finished sibling
+        branches would not merge with each other."""
+        now = time.monotonic()
+        if not self.conflict_interval or now - self._last_conflict_check < self.conflict_interval:
+            return
+        self._last_conflict_check = now
+        stacking = self._stacking
+        started = {
+            key for key, item in self.items.items()
+            if item.state in (ItemState.RUNNING, ItemState.COMPLETE)
+        }
+        if stacking is None or len(started) < 2:
+            return
+        try:
+            workspaces = [ws for ws in stacking.list() if ws.issue in started]
+            found = stacking.conflicts(workspaces, self.options.base)
+        except PirunError as exc:
+            log.warning("conflict check failed", error=str(exc))
+            return
+        # A dependent holds its blocker's commits: only siblings can clash.
+        siblings = [
+            c for c in found
+            if c.second not in self.plan.dependents(c.first)
+            and c.first not in self.plan.dependents(c.second)
+        ]
+        self._apply_conflicts(siblings)
+
+    def _apply_conflicts(self, conflicts: list[Conflict]) -> None:
+        from pirun.conflicts import save_conflicts
+
+        known = {(c.first, c.second) for item in self.items.values() for c in item.conflicts}
+        for conflict in conflicts:
+            if (conflict.first, conflict.second) not in known:
+                log.warning("branches conflict", issue=conflict.first, other=conflict.second,
+                            files=list(conflict.files))
+                self.rt.pm.hook.pirun_branches_conflict(config=self.rt.config, conflict=conflict)
+        for item in self.items.values():
+            mine = [c for c in conflicts if item.key in (c.first, c.second)]
+            if mine != item.conflicts:
+                item.conflicts = mine
+                self.observer(item)
+        try:
+            save_conflicts(self.rt.config, conflicts)
+        except OSError as exc:
+            log.warning("cannot save the conflict check", error=str(exc))
+
+    def _stack_for(self, item: Item) -> tuple[StackedWork, ...]:
+        """The in-batch blockers' work `item` starts from, in key order (the order
+        several are merged in)."""
+        if self.stack_mode != "branches":
+            return ()
+        blockers = sorted(self.plan.blockers[item.key], key=sort_key)
+        return tuple(tip for b in blockers if (tip := self.items[b].tip) is not None)
 
     def _running(self) -> list[Item]:
         return [item for item in self.items.values() if item.state is ItemState.RUNNING]
@@ -237,6 +386,7 @@ class Scheduler:
                     ignore_blockers=True,
                     workflow=self.options.workflow,
                     timeout=self.options.timeout,
+                    stack_on=self._stack_for(item),
                 ),
             )
         except PirunError as exc:
@@ -248,6 +398,7 @@ class Scheduler:
         A start mostly waits on git (a fetch, `worktree add`) and the backend, so a
         layer of 50 issues starts in a fraction of the time one after another takes.
         """
+        self._check_landed()
         ready = self._ready()
         if self.options.max_concurrent:
             ready = ready[: max(0, self.options.max_concurrent - len(self._running()))]
@@ -310,7 +461,10 @@ class Scheduler:
                 self._collect()
                 self._start_ready()
                 self._abandon_pending()
-                if not self._running() and not self._ready():
+                self._check_conflicts()
+                if not self._running() and not self._ready() and not (
+                    self.stopped_by is None and self._awaiting_merge()
+                ):
                     break
                 # Also reached with nothing running when other sessions of the repo
                 # hold every slot: wait for one of them to finish.

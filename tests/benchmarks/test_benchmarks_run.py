@@ -49,6 +49,14 @@ def test_github_benchmark_resolves_100_issues_in_at_most_3_requests() -> None:
     assert report["requests"] <= 3
 
 
+def test_conflict_benchmark_checks_only_what_moved() -> None:
+    report = run_benchmark("bench_conflicts.py", "--size", "6", "--repeat", "1")
+    # Branches 3 and 6 edit the same line of config.txt.
+    assert [report[case]["conflicts"] for case in ("cold", "idle", "one_moved")] == [1, 1, 1]
+    assert report["idle"]["git_calls"] == 1, f"an idle check ran git more than once: {report}"
+    assert report["one_moved"]["git_calls"] < report["cold"]["git_calls"], report
+
+
 @pytest.mark.slow
 def test_detection_benchmark_compares_against_polling() -> None:
     report = run_benchmark("bench_detection.py", "--quick", "--backend", "process")

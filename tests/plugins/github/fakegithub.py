@@ -44,6 +44,7 @@ _REST_ISSUE = re.compile(r"^/repos/([^/]+)/([^/]+)/issues/(\d+)(/dependencies/bl
 _REST_REPOSITORY = re.compile(r"^/repos/([^/]+)/([^/]+)$")
 _REST_COMMENTS = re.compile(r"^/repos/([^/]+)/([^/]+)/issues/(\d+)/comments$")
 _REST_PULLS = re.compile(r"^/repos/([^/]+)/([^/]+)/pulls$")
+_REST_PULL = re.compile(r"^/repos/([^/]+)/([^/]+)/pulls/(\d+)$")
 
 
 def fixture(name: str) -> Any:
@@ -104,6 +105,12 @@ class FakeGitHub:
             self._comment
         )
         self.server.expect_request(_REST_PULLS, method="POST").respond_with_handler(self._pull)
+        self.server.expect_request(_REST_PULLS, method="GET").respond_with_handler(
+            self._list_pulls
+        )
+        self.server.expect_request(_REST_PULL, method="PATCH").respond_with_handler(
+            self._update_pull
+        )
         return self
 
     def add(
@@ -407,6 +414,8 @@ class FakeGitHub:
                 return self._json(self._invalid("PullRequest", key, "missing_field"), 422)
         if not self._pushed(body["head"]):
             return self._json(self._invalid("PullRequest", "head", "invalid"), 422)
+        if not self._pushed(body["base"]):
+            return self._json(self._invalid("PullRequest", "base", "invalid"), 422)
         if any(p["head"] == body["head"] and p["base"] == body["base"] for p in self.pulls):
             exists = fixture("error_pull_request_exists.json")
             exists["errors"][0]["message"] = (
@@ -415,6 +424,10 @@ class FakeGitHub:
             return self._json(exists, 422)
         self.pulls.append(body)
         number = 100 + len(self.pulls)
+        return self._json(self._pull_answer(owner, name, number, body), 201)
+
+    def _pull_answer(self, owner: str, name: str, number: int, body: dict[str, Any]) -> Any:
+        """A pull request as the REST API shows one (`GET /pulls/N`, `POST /pulls`)."""
         api = f"{self.api_url}/repos/{owner}/{name}"
         answer = fixture("rest_pull_request_created.json")
         answer.update(
@@ -428,4 +441,37 @@ class FakeGitHub:
         )
         for side in ("head", "base"):
             answer[side].update(label=f"{owner}:{body[side]}", ref=body[side])
-        return self._json(answer, 201)
+        return answer
+
+    def _list_pulls(self, request: Request) -> Response:
+        """`GET /repos/o/r/pulls?head=owner:branch&state=open`: the open pull requests,
+        filtered by head as GitHub does (`user:ref-name`)."""
+        if not self._authorized(request):
+            return self._json(fixture("error_bad_credentials.json"), 401)
+        match = _REST_PULLS.match(request.path)
+        assert match is not None
+        owner, name = match.groups()
+        head = request.args.get("head")
+        found = [
+            self._pull_answer(owner, name, 101 + index, body)
+            for index, body in enumerate(self.pulls)
+            if "title" in body and (head is None or f"{owner}:{body['head']}" == head)
+        ]
+        return self._json(found, 200)
+
+    def _update_pull(self, request: Request) -> Response:
+        if not self._authorized(request):
+            return self._json(fixture("error_bad_credentials.json"), 401)
+        match = _REST_PULL.match(request.path)
+        assert match is not None
+        owner, name, number = match.groups()
+        index = int(number) - 101
+        if not 0 <= index < len(self.pulls):
+            return self._json({"message": "Not Found", "status": "404"}, 404)
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return self._json({"message": "Problems parsing JSON", "status": "400"}, 400)
+        if "base" in body and not self._pushed(body["base"]):
+            return self._json(self._invalid("PullRequest", "base", "invalid"), 422)
+        self.pulls[index].update(body)
+        return self._json(self._pull_answer(owner, name, int(number), self.pulls[index]), 200)

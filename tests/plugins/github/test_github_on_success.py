@@ -157,6 +157,7 @@ def test_pull_request_base_falls_back_to_the_default_branch(
     setup, fake: FakeGitHub, repo: Any
 ) -> None:
     fake.default_branch = "trunk"
+    repo.git("push", "-q", "origin", "main:trunk")
     rt = setup(on_success="pull_request")
     workspace = start(rt)
     repo.git("config", "--unset", f"branch.{workspace.branch}.pirunbase")
@@ -383,3 +384,59 @@ def test_missing_token_is_logged(setup, fake: FakeGitHub,
     assert entry["event"] == "github.on_success_failed"
     assert entry["reason"].startswith("no GitHub token")
     assert fake.requests() == []
+
+
+# -- stacked pull requests ---------------------------------------------------------------
+
+
+def start_stacked(rt: Runtime, blocker: int, number: int, title: str) -> Workspace:
+    """A dependent started from its blocker's branch, as `worktree.stack` does."""
+    tip = rt.workspaces.tip(Issue(str(blocker), "Fix the parser"))
+    assert tip is not None, f"#{blocker} has no branch to stack on"
+    workspace = rt.workspaces.create_stacked(Issue(str(number), title), None, False, [tip])
+    (workspace.path / "use.txt").write_text("uses the fix\n")
+    git(workspace.path, "add", "use.txt")
+    git(workspace.path, "commit", "-q", "-m", "use the fix")
+    rt.store.put(StatusRecord(
+        issue=str(number), status=Status.RUNNING, session=rt.config.session_name(str(number)),
+        run_id="run-1", title=title,
+    ))
+    return workspace
+
+
+def test_a_stacked_pull_request_targets_its_blockers_branch(setup, fake: FakeGitHub) -> None:
+    fake.add("o/r", 43, "Use the parser")
+    rt = setup(on_success="pull_request")
+    blocker = start(rt)
+    finish(rt)
+    start_stacked(rt, 42, 43, "Use the parser")
+    finish(rt, 43)
+
+    assert fake.pulls[1]["base"] == blocker.branch, fake.pulls[1]
+    assert fake.pulls[1]["body"].startswith(
+        f"Closes #43\n\nStacked on #42 (`{blocker.branch}`): review and merge that first."
+    ), fake.pulls[1]["body"]
+
+
+def test_restack_retargets_the_pull_request_once_the_blocker_merged(
+    setup, fake: FakeGitHub, repo: Any, origin: Path
+) -> None:
+    from pirun.restack import restack
+
+    fake.add("o/r", 43, "Use the parser")
+    rt = setup(on_success="pull_request")
+    blocker = start(rt)
+    finish(rt)
+    dependent = start_stacked(rt, 42, 43, "Use the parser")
+    finish(rt, 43)
+    # The blocker's pull request merged on GitHub: main moved on the remote.
+    repo.git("merge", "-q", "--no-ff", "-m", "Merge #42", blocker.branch)
+    repo.git("push", "-q", "origin", "main")
+
+    (result,) = restack(rt, ["43"], dry_run=False)
+
+    assert result.changes == ["merge main (#42 landed there)"], result
+    assert fake.pulls[1]["base"] == "main", "the pull request still targets the blocker"
+    (patch,) = [req for req in fake.requests() if req.method == "PATCH"]
+    assert patch.path == "/repos/o/r/pulls/102" and patch.get_json() == {"base": "main"}
+    assert git(origin, "rev-parse", dependent.branch) == git(dependent.path, "rev-parse", "HEAD")
