@@ -27,6 +27,7 @@ from pirun.api import (
     PirunError,
     Runtime,
     StatusEvents,
+    conflicts_line,
     display_key,
     fitted_table,
     human_age,
@@ -67,8 +68,6 @@ def collect_rows(rt: Runtime) -> list[Row]:
     for key in sorted(issues, key=sort_key):
         record = records.get(key)
         session = config.session_name(key)
-        # A clash with a sibling is worth more than the agent's last words.
-        clashes = [c.describe(key) for c in conflicts if key in (c.first, c.second)]
         rows.append(Row(
             issue=key,
             session=session,
@@ -76,7 +75,8 @@ def collect_rows(rt: Runtime) -> list[Row]:
             state=record.shown_status if record else "unknown",
             age=human_age(record.age_seconds()) if record else "",
             alive=session in live,
-            last_line="; ".join(clashes) or last_log_line(config.log_path(key)),
+            # A clash with a sibling is worth more than the agent's last words.
+            last_line=conflicts_line(conflicts, key) or last_log_line(config.log_path(key)),
         ))
     return rows
 

@@ -44,12 +44,11 @@ from pirun.api import (
 )
 from pirun.api import git as kernel_git
 
-from .stack import Stacks
+from .stack import REMOTE, Stacks
 
 log = get_logger()
 
 SLUG_MAX = 40
-REMOTE = "origin"
 #: `branch.<name>.pirunbase` in the repository's git config: the base a branch started from.
 BASE_KEY = "pirunbase"
 #: A fetch that waits on a credential prompt or a dead network must not hang a launch.
@@ -161,7 +160,7 @@ class GitWorktrees:
         # is asked of git once (every git call is a fork + exec, ~5-10 ms each).
         self._valid_branch_names: set[str] = set()
         self._excluded = False
-        self._stacks = Stacks(self._git, _issue_of)
+        self._stacks = Stacks(self._git, self._commit, _issue_of)
 
     # names and paths
 
@@ -268,9 +267,9 @@ class GitWorktrees:
     def conflicts(
         self, workspaces: Sequence[Workspace], base: str | None
     ) -> builtins.list[Conflict]:
-        base_commit = self._local_base_commit(base)
+        name = base or self.config.get("base") or self._local_default_branch
         branches = {ws.issue: ws.branch for ws in workspaces if ws.branch}
-        return self._stacks.conflicts(branches, base_commit)
+        return self._stacks.conflicts(branches, name)
 
     def builds_on(self, workspace: Workspace) -> builtins.list[StackedWork]:
         """The blockers `workspace`'s branch was last stacked on."""
@@ -279,7 +278,8 @@ class GitWorktrees:
     def restack(self, workspace: Workspace, dry_run: bool) -> builtins.list[str]:
         branch = workspace.branch
         shown = display_key(workspace.issue)
-        if not self._stacks.recorded(branch):
+        stack = self._stacks.recorded(branch)
+        if not stack:
             return []
         path = workspace.path
         checked_out = path.is_dir() and any(
@@ -292,10 +292,11 @@ class GitWorktrees:
         head = self._commit(f"refs/heads/{branch}")
         if head is None:
             raise WorkspaceError(f"issue {shown}: branch {branch} not found")
-        recorded = self._git("config", "--get", f"branch.{branch}.{BASE_KEY}", check=False)
-        base_name, base_commit = self._resolve_base(recorded.stdout.strip() or None)
+        base_name, base_commit = self._resolve_base(self._recorded_base(branch))
         try:
-            target, changes, kept = self._stacks.restack(branch, head, base_name, base_commit)
+            target, changes, kept = self._stacks.restack(
+                branch, head, stack, base_name, base_commit
+            )
         except WorkspaceError as exc:
             raise WorkspaceError(f"issue {shown}: {exc}") from None
         if dry_run:
@@ -421,6 +422,11 @@ class GitWorktrees:
     def _default_branch(self) -> str:
         return self.default_branch()
 
+    @cached_property
+    def _local_default_branch(self) -> str:
+        # Asked by every conflict check of a batch: without asking the remote.
+        return self.default_branch(network=False)
+
     def default_branch(self, network: bool = True) -> str:
         """origin/HEAD when there is a remote, else the main worktree's branch."""
         if self._has_remote:
@@ -496,16 +502,6 @@ class GitWorktrees:
             raise WorkspaceError(f"base branch '{name}' not found")
         return name, commit
 
-    def _local_base_commit(self, base: str | None) -> str:
-        """The base's commit as this clone knows it, without a fetch (conflict checks
-        run every few seconds; the remote's copy is fetched when worktrees start)."""
-        name = base or self.config.get("base") or self.default_branch(network=False)
-        for ref in (f"refs/remotes/{REMOTE}/{name}", f"refs/heads/{name}"):
-            commit = self._commit(ref)
-            if commit is not None:
-                return commit
-        raise WorkspaceError(f"base branch '{name}' not found")
-
     def _commit(self, ref: str) -> str | None:
         """The commit `ref` points at, or None when there is no such ref."""
         found = self._git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
@@ -526,6 +522,11 @@ class GitWorktrees:
             base=base,
         )
 
+    def _recorded_base(self, branch: str) -> str | None:
+        """The base `branch` started from (`_record_base`), if it was recorded."""
+        recorded = self._git("config", "--get", f"branch.{branch}.{BASE_KEY}", check=False)
+        return recorded.stdout.strip() or None
+
     def has_changes(self, workspace: Workspace) -> bool | None:
         """Commits on the branch that its base lacks, or uncommitted changes; None
         when `workspace` is not one of these worktrees or git cannot tell."""
@@ -543,8 +544,8 @@ class GitWorktrees:
         return any(entry and entry[3:] != PROMPT_FILE for entry in out.split("\0"))
 
     def _unmerged_commits(self, branch: str) -> int:
-        recorded = self._git("config", "--get", f"branch.{branch}.{BASE_KEY}", check=False)
-        names = [recorded.stdout.strip()] if recorded.stdout.strip() else []
+        recorded = self._recorded_base(branch)
+        names = [recorded] if recorded else []
         # The recorded base may have been deleted since; then the default branch decides.
         names.append(self.config.get("base") or self.default_branch(network=False))
         for name in dict.fromkeys(names):

@@ -27,6 +27,7 @@ from pirun.api import (
 
 #: `branch.<name>.pirunstack`: the blockers' branches and commits a branch started from.
 STACK_KEY = "pirunstack"
+REMOTE = "origin"
 #: What a prompt shows of each blocker's history: enough to orient, never a novel.
 MOST_SUBJECTS = 20
 MOST_DIFFSTAT_LINES = 30
@@ -45,8 +46,11 @@ class _Moved:
 class Stacks:
     """The git side of stacking, for one repository (`git` runs in its root)."""
 
-    def __init__(self, run: Git, issue_of: Callable[[str], str | None]) -> None:
+    def __init__(
+        self, run: Git, commit: Callable[[str], str | None], issue_of: Callable[[str], str | None]
+    ) -> None:
         self._run = run
+        self._commit = commit
         self._issue_of = issue_of
         self._seen: dict[str, _Moved] = {}
         self._pairs: dict[tuple[str, str], tuple[str, ...]] = {}
@@ -186,13 +190,15 @@ class Stacks:
     # -- restacking -----------------------------------------------------------------
 
     def restack(
-        self, branch: str, head: str, base_name: str, base_commit: str
+        self, branch: str, head: str, stack: Sequence[StackedWork], base_name: str,
+        base_commit: str,
     ) -> tuple[str, list[str], list[StackedWork]]:
-        """The commit `branch` should move to, what it merges (one line each), and the
-        blockers it still stands on afterwards. Raises WorkspaceError on a conflict."""
+        """The commit `branch` (at `head`, standing on `stack`) should move to, what it
+        merges (one line each), and the blockers it still stands on afterwards.
+        Raises WorkspaceError on a conflict."""
         targets: list[tuple[str, str]] = []
         kept: list[StackedWork] = []
-        for work in self.recorded(branch):
+        for work in stack:
             now = self._commit(f"refs/heads/{work.branch}")
             shown = display_key(work.issue)
             if self.landed(now or work.commit, base_commit):
@@ -222,21 +228,20 @@ class Stacks:
             changes.append(f"merge {what}")
         return current, changes, kept
 
-    def _commit(self, ref: str) -> str | None:
-        found = self._run("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
-        return found.stdout.strip() if found.returncode == 0 else None
-
     # -- early conflict warnings ----------------------------------------------------------
 
-    def conflicts(
-        self, branches: dict[str, str], base_commit: str
-    ) -> list[Conflict]:
+    def conflicts(self, branches: dict[str, str], base_name: str) -> list[Conflict]:
         """Pairs of `branches` (issue -> branch) that would conflict, with the files.
 
         A branch costs a `git diff --name-only` only when its commit moved since the
         last call, and a pair a `merge-tree` only when both changed a file in common
         and that pair of commits was not checked before."""
         heads = self._heads()
+        # The remote's copy when there is one (where pull requests land), as fetched
+        # when worktrees start: a check every few seconds never fetches.
+        base_commit = heads.get(f"{REMOTE}/{base_name}") or heads.get(base_name)
+        if base_commit is None:
+            raise WorkspaceError(f"base branch '{base_name}' not found")
         touched: dict[str, _Moved] = {}
         for issue, branch in branches.items():
             commit = heads.get(branch)
@@ -264,8 +269,10 @@ class Stacks:
         return found
 
     def _heads(self) -> dict[str, str]:
+        """Every local branch's commit, and the remote's as `origin/<name>`, in one call."""
         out = self._run(
-            "for-each-ref", "--format=%(refname:strip=2) %(objectname)", "refs/heads/"
+            "for-each-ref", "--format=%(refname:strip=2) %(objectname)", "refs/heads/",
+            f"refs/remotes/{REMOTE}/",
         ).stdout
         return dict(line.rsplit(" ", 1) for line in out.splitlines() if " " in line)
 

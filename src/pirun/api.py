@@ -67,7 +67,7 @@ from pirun.stash import Stash, StashKey
 if TYPE_CHECKING:
     import typer
 
-    from pirun.conflicts import load_conflicts
+    from pirun.conflicts import conflicts_line, load_conflicts
     from pirun.progress import last_log_line
     from pirun.render import human_age
     from pirun.runtime import Runtime
@@ -85,6 +85,7 @@ _LAZY = {
     "human_age": "pirun.render",
     "last_log_line": "pirun.progress",
     "load_conflicts": "pirun.conflicts",
+    "conflicts_line": "pirun.conflicts",
     "Column": "pirun.tables",
     "fitted_table": "pirun.tables",
 }
@@ -151,6 +152,7 @@ __all__ = [
     "WorkspaceManager",
     "__version__",
     "check_session_name",
+    "conflicts_line",
     "display_key",
     "file_lock",
     "fitted_table",

@@ -144,7 +144,7 @@ def status(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show the status of one issue or of all."""
-    from pirun.conflicts import conflicts_json, conflicts_of, load_conflicts
+    from pirun.conflicts import conflicts_json, conflicts_line, conflicts_of, load_conflicts
     from pirun.sessions import reconcile
 
     rt = STATE.runtime()
@@ -158,8 +158,8 @@ def status(
         return data
 
     def note(record: StatusRecord) -> str:
-        clashes = [c.describe(record.issue) for c in conflicts_of(conflicts, record.issue)]
-        return "; ".join([*filter(None, [record.error_message]), *clashes])
+        clashes = conflicts_line(conflicts, record.issue)
+        return "; ".join(part for part in (record.error_message, clashes) if part)
 
     if issue is not None:
         (key,) = _issue_keys(rt, [issue])

@@ -46,6 +46,11 @@ def conflicts_of(conflicts: list[Conflict], issue: str) -> list[Conflict]:
     return [c for c in conflicts if issue in (c.first, c.second)]
 
 
+def conflicts_line(conflicts: list[Conflict], issue: str) -> str:
+    """`conflicts with #12 in a.py; conflicts with #14 in b.py`: one table cell."""
+    return "; ".join(c.describe(issue) for c in conflicts_of(conflicts, issue))
+
+
 def conflicts_json(conflicts: list[Conflict], issue: str) -> list[dict[str, object]]:
     """`[{"issue": 12, "files": [...]}]`: the other side of each of `issue`'s conflicts."""
     return [

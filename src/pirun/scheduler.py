@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from pirun.conflicts import conflicts_json, conflicts_line, conflicts_of, save_conflicts
 from pirun.errors import ConcurrencyLimitReached, PirunError
 from pirun.graph import Plan
 from pirun.keys import display_key, json_key, sort_key
@@ -82,7 +83,6 @@ class Item:
             return "complete (no changes)"
         return self.state.value
 
-
     @property
     def detail(self) -> str:
         """What the table says beside the state: the message, else why it holds, else
@@ -91,7 +91,7 @@ class Item:
             return self.message
         if self.holding and self.state is ItemState.PENDING:
             return self.holding
-        return "; ".join(c.describe(self.key) for c in self.conflicts)
+        return conflicts_line(self.conflicts, self.key)
 
     def elapsed(self, now: float | None = None) -> float | None:
         if self.started is None:
@@ -111,10 +111,7 @@ class Item:
             "resumed": self.resumed,
             "changes": self.changes,
             "builds_on": None if self.tip is None else self.tip.commit,
-            "conflicts": [
-                {"issue": json_key(c.other(self.key)), "files": list(c.files)}
-                for c in self.conflicts
-            ],
+            "conflicts": conflicts_json(self.conflicts, self.key),
         }
 
 
@@ -262,6 +259,9 @@ class Scheduler:
                 if b not in self._landed]
 
     def _awaiting_merge(self) -> list[Item]:
+        # Called on every turn of the loop: only `merged` mode pays for the scan.
+        if self.stack_mode != "merged":
+            return []
         return [
             item for item in self.items.values()
             if item.state is ItemState.PENDING and self._blockers_done(item)
@@ -328,8 +328,6 @@ class Scheduler:
         self._apply_conflicts(siblings)
 
     def _apply_conflicts(self, conflicts: list[Conflict]) -> None:
-        from pirun.conflicts import save_conflicts
-
         known = {(c.first, c.second) for item in self.items.values() for c in item.conflicts}
         for conflict in conflicts:
             if (conflict.first, conflict.second) not in known:
@@ -337,7 +335,7 @@ class Scheduler:
                             files=list(conflict.files))
                 self.rt.pm.hook.pirun_branches_conflict(config=self.rt.config, conflict=conflict)
         for item in self.items.values():
-            mine = [c for c in conflicts if item.key in (c.first, c.second)]
+            mine = conflicts_of(conflicts, item.key)
             if mine != item.conflicts:
                 item.conflicts = mine
                 self.observer(item)

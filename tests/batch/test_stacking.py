@@ -35,6 +35,9 @@ print(f"###TASK_COMPLETE_{issue}###", flush=True)
 '''
 
 
+CHAIN = ("Parser", "Use the parser", "Document it")
+
+
 class Stacking:
     def __init__(self, repo: Any, tmp_path: Path) -> None:
         self.repo = repo
@@ -57,6 +60,19 @@ class Stacking:
                                "{issue}", "{prompt_file}"]},
             worktree=worktree,
         )
+
+    def chain(self, length: int) -> list[str]:
+        """Issues 1..length, each blocked by the one before; their keys."""
+        for number, title in enumerate(CHAIN[:length], start=1):
+            self.repo.add_issue(number, title, blocked_by=[number - 1] if number > 1 else [])
+        return [str(n) for n in range(1, length + 1)]
+
+    def fix(self, issue: int) -> None:
+        """A review fix committed on `issue`'s branch, in its worktree."""
+        worktree = self.repo.path / ".worktrees" / self.branch(issue)
+        (worktree / "fix.txt").write_text("review fix\n")
+        subprocess.run(["git", "add", "fix.txt"], cwd=worktree, check=True)
+        subprocess.run(["git", "commit", "-q", "-m", "review fix"], cwd=worktree, check=True)
 
     def seen(self, issue: int) -> dict[str, Any]:
         path = self.reports / f"{issue}.json"
@@ -90,12 +106,10 @@ def test_each_dependent_of_a_chain_starts_with_its_blockers_files(
     repo: Any, pirun: Any, stack: Stacking
 ) -> None:
     stack.configure()
-    repo.add_issue(1, "Parser")
-    repo.add_issue(2, "Use the parser", blocked_by=[1])
-    repo.add_issue(3, "Document it", blocked_by=[2])
+    keys = stack.chain(3)
     main_before = repo.git("rev-parse", "main")
 
-    report = batch(pirun, "1", "2", "3")
+    report = batch(pirun, *keys)
 
     assert states(report) == {1: "complete", 2: "complete", 3: "complete"}, report
     assert stack.seen(1)["files"] == ["README.md"]
@@ -108,10 +122,7 @@ def test_the_prompt_names_the_blocker_its_branch_and_what_it_changed(
     repo: Any, pirun: Any, stack: Stacking
 ) -> None:
     stack.configure()
-    repo.add_issue(1, "Parser")
-    repo.add_issue(2, "Use the parser", blocked_by=[1])
-
-    batch(pirun, "1", "2")
+    batch(pirun, *stack.chain(2))
 
     prompt = stack.seen(2)["prompt"]
     assert f"#1, branch `{stack.branch(1)}`" in prompt, prompt
@@ -179,10 +190,7 @@ def test_stack_off_starts_every_worktree_from_the_base(
     repo: Any, pirun: Any, stack: Stacking
 ) -> None:
     stack.configure(stack="off")
-    repo.add_issue(1, "Parser")
-    repo.add_issue(2, "Use the parser", blocked_by=[1])
-
-    report = batch(pirun, "1", "2")
+    report = batch(pirun, *stack.chain(2))
 
     assert states(report) == {1: "complete", 2: "complete"}, report
     assert stack.seen(2)["files"] == ["README.md"]
@@ -192,10 +200,7 @@ def test_stack_merged_waits_until_the_blocker_is_merged_into_the_base(
     repo: Any, pirun: Any, stack: Stacking, background: Background
 ) -> None:
     stack.configure(stack="merged")
-    repo.add_issue(1, "Parser")
-    repo.add_issue(2, "Use the parser", blocked_by=[1])
-
-    running = background.start("batch", "1", "2", "--interval", "0.2")
+    running = background.start("batch", *stack.chain(2), "--interval", "0.2")
     wait_until(lambda: (repo.status(1) or {}).get("status") == "complete",
                what="#1 to complete")
     wait_until(lambda: "waiting for #1 to be merged into" in running.stdout(),
@@ -213,14 +218,8 @@ def test_restack_merges_a_blocker_fix_into_its_dependent(
     repo: Any, pirun: Any, stack: Stacking
 ) -> None:
     stack.configure()
-    repo.add_issue(1, "Parser")
-    repo.add_issue(2, "Use the parser", blocked_by=[1])
-    repo.add_issue(3, "Document it", blocked_by=[2])
-    batch(pirun, "1", "2", "3")
-    worktree_1 = repo.path / ".worktrees" / stack.branch(1)
-    (worktree_1 / "fix.txt").write_text("review fix\n")
-    subprocess.run(["git", "add", "fix.txt"], cwd=worktree_1, check=True)
-    subprocess.run(["git", "commit", "-q", "-m", "review fix"], cwd=worktree_1, check=True)
+    batch(pirun, *stack.chain(3))
+    stack.fix(1)
     head_2 = repo.git("rev-parse", stack.branch(2))
 
     dry = pirun("restack", "--dry-run")
@@ -245,9 +244,7 @@ def test_restack_after_the_blocker_merged_takes_the_base_and_drops_the_stack(
     repo: Any, pirun: Any, stack: Stacking
 ) -> None:
     stack.configure()
-    repo.add_issue(1, "Parser")
-    repo.add_issue(2, "Use the parser", blocked_by=[1])
-    batch(pirun, "1", "2")
+    batch(pirun, *stack.chain(2))
     repo.git("merge", "-q", "--squash", stack.branch(1))
     repo.git("commit", "-q", "-m", "squashed #1")
     (repo.path / "later.txt").write_text("on main since\n")
@@ -271,13 +268,8 @@ def test_restack_refuses_a_dirty_worktree_and_changes_nothing(
     repo: Any, pirun: Any, stack: Stacking
 ) -> None:
     stack.configure()
-    repo.add_issue(1, "Parser")
-    repo.add_issue(2, "Use the parser", blocked_by=[1])
-    batch(pirun, "1", "2")
-    worktree_1 = repo.path / ".worktrees" / stack.branch(1)
-    (worktree_1 / "fix.txt").write_text("review fix\n")
-    subprocess.run(["git", "add", "fix.txt"], cwd=worktree_1, check=True)
-    subprocess.run(["git", "commit", "-q", "-m", "review fix"], cwd=worktree_1, check=True)
+    batch(pirun, *stack.chain(2))
+    stack.fix(1)
     (repo.path / ".worktrees" / stack.branch(2) / "draft.txt").write_text("unsaved\n")
     head_2 = repo.git("rev-parse", stack.branch(2))
 

@@ -64,12 +64,18 @@ def start(rt: Runtime, number: int | str = 42, title: str = "Fix the parser",
           base: str | None = None) -> Workspace:
     """What `pirun run` leaves behind: a worktree with the agent's commit, a running record."""
     workspace = rt.workspaces.create(Issue(str(number), title), base, False)
-    (workspace.path / "fix.txt").write_text("fixed\n")
-    git(workspace.path, "add", "fix.txt")
-    git(workspace.path, "commit", "-q", "-m", "fix")
+    return agent_commits(rt, workspace, title, "fix.txt", "fix")
+
+
+def agent_commits(rt: Runtime, workspace: Workspace, title: str, name: str,
+                  message: str) -> Workspace:
+    """The agent's commit of `name` in `workspace`, and the run's `running` record."""
+    (workspace.path / name).write_text(f"{message}\n")
+    git(workspace.path, "add", name)
+    git(workspace.path, "commit", "-q", "-m", message)
     rt.store.put(StatusRecord(
-        issue=str(number), status=Status.RUNNING, session=rt.config.session_name(str(number)),
-        run_id="run-1", title=title,
+        issue=workspace.issue, status=Status.RUNNING,
+        session=rt.config.session_name(workspace.issue), run_id="run-1", title=title,
     ))
     return workspace
 
@@ -394,14 +400,7 @@ def start_stacked(rt: Runtime, blocker: int, number: int, title: str) -> Workspa
     tip = rt.workspaces.tip(Issue(str(blocker), "Fix the parser"))
     assert tip is not None, f"#{blocker} has no branch to stack on"
     workspace = rt.workspaces.create_stacked(Issue(str(number), title), None, False, [tip])
-    (workspace.path / "use.txt").write_text("uses the fix\n")
-    git(workspace.path, "add", "use.txt")
-    git(workspace.path, "commit", "-q", "-m", "use the fix")
-    rt.store.put(StatusRecord(
-        issue=str(number), status=Status.RUNNING, session=rt.config.session_name(str(number)),
-        run_id="run-1", title=title,
-    ))
-    return workspace
+    return agent_commits(rt, workspace, title, "use.txt", "use the fix")
 
 
 def test_a_stacked_pull_request_targets_its_blockers_branch(setup, fake: FakeGitHub) -> None:
